@@ -1,0 +1,182 @@
+# smtplock — build, test and install.
+#
+#   make            build everything into $(BUILD)/ (BPF objects, skeletons,
+#                   lib/ as libsmtplock.a, the smtplock binary, unit tests)
+#   make check      dependencies + build + every test; ends "N passed, N failed"
+#   make run        dependencies + build + the controller in the foreground
+#   make fuzz       long libFuzzer runs of every harness
+#   make faults     long fault-injection runs
+#   make bench      benchmarks (tests/bench/)
+#   make install    PREFIX=/usr/local DESTDIR=
+#   make V=1        show the commands
+#
+# New files need no Makefile change: lib/*.c go into libsmtplock.a,
+# ctl/*.c into the binary, bpf/*.bpf.c become objects + skeletons,
+# tests/unit/test_*.c become unit tests, tests/fuzz/fuzz_*.c fuzzers.
+
+BUILD    ?= build
+CC       := gcc
+CLANG    ?= clang
+BPFTOOL  ?= bpftool
+PREFIX   ?= /usr/local
+DESTDIR  ?=
+POLICY   ?= policies/example.yaml
+VERSION  := $(shell cat VERSION 2>/dev/null || echo 0.0.0)
+
+ifeq ($(V),1)
+Q :=
+msg :=
+else
+Q := @
+msg = @printf '  %-8s %s\n' "$(1)" "$(2)";
+endif
+
+ARCH := $(shell uname -m | sed -e 's/x86_64/x86/' -e 's/aarch64/arm64/')
+
+# SAN=1 builds with AddressSanitizer + UndefinedBehaviorSanitizer.
+# FUZZ=1 builds with clang and -fsanitize=fuzzer-no-link for libFuzzer.
+ifeq ($(FUZZ),1)
+CC := $(CLANG)
+SANFLAGS := -fsanitize=address,undefined,fuzzer-no-link -fno-sanitize-recover=all -fno-omit-frame-pointer
+else ifeq ($(SAN),1)
+SANFLAGS := -fsanitize=address,undefined -fno-sanitize-recover=all -fno-omit-frame-pointer
+endif
+
+WARN    := -Wall -Wextra -Werror -Wshadow -Wformat=2 -Wno-unused-parameter
+CFLAGS  ?= -O2 -g
+CFLAGS  += -std=gnu11 -D_GNU_SOURCE -pthread $(WARN) $(SANFLAGS) \
+	   -DSL_VERSION='"$(VERSION)"' -I$(BUILD) -Ibpf -Ilib
+LDFLAGS += $(SANFLAGS) -pthread
+LDLIBS  := -lbpf -lelf -lz -lssl -lcrypto -lyaml -lnl-3 -lnl-route-3 \
+	   -lcrypt -lresolv
+
+BPF_CFLAGS := -g -O2 -target bpf -D__TARGET_ARCH_$(ARCH) -Wall -Wextra \
+	      -Werror -Wno-unused-parameter -I$(BUILD) -Ibpf
+
+BPF_SRC  := $(wildcard bpf/*.bpf.c)
+BPF_OBJ  := $(patsubst bpf/%.bpf.c,$(BUILD)/bpf/%.bpf.o,$(BPF_SRC))
+BPF_SKEL := $(patsubst bpf/%.bpf.c,$(BUILD)/%.skel.h,$(BPF_SRC))
+
+LIB_SRC  := $(wildcard lib/*.c)
+LIB_OBJ  := $(patsubst lib/%.c,$(BUILD)/lib/%.o,$(LIB_SRC))
+LIB      := $(BUILD)/libsmtplock.a
+
+CTL_SRC  := $(wildcard ctl/*.c)
+CTL_OBJ  := $(patsubst ctl/%.c,$(BUILD)/ctl/%.o,$(CTL_SRC))
+BIN      := $(BUILD)/smtplock
+
+UNIT_SRC := $(wildcard tests/unit/test_*.c)
+UNIT_BIN := $(patsubst tests/unit/%.c,$(BUILD)/tests/%,$(UNIT_SRC))
+TAP_OBJ  := $(BUILD)/tests/tap.o
+
+FUZZ_SRC := $(wildcard tests/fuzz/fuzz_*.c)
+FUZZ_BIN := $(patsubst tests/fuzz/%.c,$(BUILD)/fuzz/%,$(FUZZ_SRC))
+
+.PHONY: all deps check run fuzz faults bench install uninstall clean \
+	unit unit-san fuzzers
+.DELETE_ON_ERROR:
+.SECONDARY:
+
+all: $(BIN) $(UNIT_BIN) policy-perms
+
+# ---- BPF: vmlinux.h from the running kernel's BTF, objects, skeletons ----
+$(BUILD)/vmlinux.h:
+	$(call msg,GEN,$@)
+	$(Q)mkdir -p $(@D)
+	$(Q)$(BPFTOOL) btf dump file /sys/kernel/btf/vmlinux format c > $@
+
+$(BUILD)/bpf/%.bpf.o: bpf/%.bpf.c bpf/smtplock.h $(BUILD)/vmlinux.h
+	$(call msg,BPF,$@)
+	$(Q)mkdir -p $(@D)
+	$(Q)$(CLANG) $(BPF_CFLAGS) -c $< -o $@
+
+$(BUILD)/%.skel.h: $(BUILD)/bpf/%.bpf.o
+	$(call msg,GEN-SKEL,$@)
+	$(Q)$(BPFTOOL) gen skeleton $< name $(subst -,_,$*) > $@
+
+# ---- userspace ----
+$(BUILD)/lib/%.o: lib/%.c | $(BPF_SKEL)
+	$(call msg,CC,$@)
+	$(Q)mkdir -p $(@D)
+	$(Q)$(CC) $(CFLAGS) -MMD -MP -c $< -o $@
+
+$(LIB): $(LIB_OBJ)
+	$(call msg,AR,$@)
+	$(Q)rm -f $@
+	$(Q)ar rcs $@ $^
+
+$(BUILD)/ctl/%.o: ctl/%.c | $(BPF_SKEL)
+	$(call msg,CC,$@)
+	$(Q)mkdir -p $(@D)
+	$(Q)$(CC) $(CFLAGS) -Ictl -MMD -MP -c $< -o $@
+
+$(BIN): $(CTL_OBJ) $(LIB)
+	$(call msg,LINK,$@)
+	$(Q)$(CC) $(LDFLAGS) $(CTL_OBJ) $(LIB) $(LDLIBS) -o $@
+
+# ---- unit tests ----
+$(TAP_OBJ): tests/unit/tap.c tests/unit/tap.h
+	$(call msg,CC,$@)
+	$(Q)mkdir -p $(@D)
+	$(Q)$(CC) $(CFLAGS) -Itests/unit -c $< -o $@
+
+$(BUILD)/tests/%: tests/unit/%.c $(TAP_OBJ) $(LIB)
+	$(call msg,CCLD,$@)
+	$(Q)mkdir -p $(@D)
+	$(Q)$(CC) $(CFLAGS) -Itests/unit -MMD -MP $< $(TAP_OBJ) $(LIB) \
+		$(LDFLAGS) $(LDLIBS) -o $@
+
+unit: $(UNIT_BIN)
+
+# The same unit tests under ASan + UBSan, in their own build tree.
+unit-san:
+	$(Q)$(MAKE) --no-print-directory BUILD=$(BUILD)/san SAN=1 unit
+
+# ---- fuzzers (clang, libFuzzer, ASan + UBSan) ----
+$(BUILD)/fuzz/%: tests/fuzz/%.c $(LIB)
+	$(call msg,FUZZ,$@)
+	$(Q)mkdir -p $(@D)
+	$(Q)$(CC) $(CFLAGS) -fsanitize=fuzzer $< $(LIB) $(LDFLAGS) $(LDLIBS) -o $@
+
+fuzzers:
+	$(Q)$(MAKE) --no-print-directory BUILD=$(BUILD)/fz FUZZ=1 \
+		$(patsubst tests/fuzz/%.c,$(BUILD)/fz/fuzz/%,$(FUZZ_SRC))
+
+# Files in git do not keep their mode: secrets used by the example
+# policies must not be readable by group/other, or the policy is invalid.
+policy-perms:
+	$(Q)chmod 600 policies/secrets/* 2>/dev/null || true
+
+# ---- the two commands of the README ----
+deps:
+	$(Q)./scripts/deps.sh
+
+check: deps
+	$(Q)$(MAKE) --no-print-directory all unit-san fuzzers
+	$(Q)./tests/run.sh
+
+run: deps
+	$(Q)$(MAKE) --no-print-directory all
+	$(BIN) run -c $(POLICY) --foreground
+
+fuzz: deps
+	$(Q)$(MAKE) --no-print-directory fuzzers
+	$(Q)./tests/fuzz/run.sh long
+
+faults: deps
+	$(Q)$(MAKE) --no-print-directory all
+	$(Q)./tests/faults/run.sh long
+
+bench: deps
+	$(Q)$(MAKE) --no-print-directory all
+	$(Q)./tests/bench/run.sh
+
+# ---- install ----
+install: all
+	install -d $(DESTDIR)$(PREFIX)/sbin
+	install -m 0755 $(BIN) $(DESTDIR)$(PREFIX)/sbin/smtplock
+
+clean:
+	rm -rf $(BUILD)
+
+-include $(shell find $(BUILD) -name '*.d' 2>/dev/null)

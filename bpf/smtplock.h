@@ -1,0 +1,221 @@
+/* SPDX-License-Identifier: GPL-2.0 OR BSD-2-Clause */
+/*
+ * smtplock.h — the one ABI header shared by the eBPF programs (bpf/)
+ * and userspace (lib/, ctl/).  Every map key, map value, enum, flag and
+ * reason code that crosses the kernel/user boundary is defined here, once.
+ *
+ * Rules:
+ *  - fixed-width __u8/__u16/__u32/__u64 types only, explicit padding, and a
+ *    _Static_assert on the size of every struct that is a map key or value;
+ *  - addresses are always 16 bytes: IPv6 as is, IPv4 as the IPv4-mapped
+ *    IPv6 address ::ffff:a.b.c.d (so one LPM trie serves both families);
+ *  - ports are in host byte order unless the field name ends in _be.
+ */
+#ifndef SMTPLOCK_H
+#define SMTPLOCK_H
+
+#ifndef __VMLINUX_H__
+#include <linux/types.h>
+#endif
+
+#define SL_ABI_VERSION		1
+
+/* Where the controller pins maps and links (overridable per policy). */
+#define SL_PIN_DEFAULT		"/sys/fs/bpf/smtplock"
+
+#define SL_MAX_PORTS		8	/* SMTP ports per policy entry */
+#define SL_MAX_POLICIES		1024	/* policy ids 1..SL_MAX_POLICIES-1; 0 = global */
+#define SL_MAX_PREFIXES		65536	/* entries of each LPM trie */
+#define SL_MAX_TUPLES		65536	/* orig_dst entries in flight */
+#define SL_DOMAIN_MAX		256	/* incl. NUL; DNS names are <= 253 */
+#define SL_EVENTS_BYTES		(256 * 1024)
+
+/* The PRE_TLS allow-list inspects at most this many payload bytes; a
+ * larger plaintext segment from a PRE_TLS socket is never an allowed verb. */
+#define SL_PRETLS_MAX_LINE	512
+
+/* ---------------------------------------------------------------------- */
+/* Policy attributes stored in the maps                                    */
+
+enum sl_mode {
+	SL_MODE_ENFORCE = 0,	/* drop / refuse */
+	SL_MODE_TESTING = 1,	/* count and report, never drop */
+};
+
+enum sl_direction {
+	SL_DIR_OUTBOUND = 1,
+	SL_DIR_INBOUND = 2,
+	SL_DIR_BOTH = 3,
+};
+
+/* Key of the dst_policy and src_policy LPM tries. */
+struct sl_lpm_key {
+	__u32 prefixlen;	/* 0..128; IPv4 prefixes are stored as 96 + len */
+	__u8 addr[16];
+};
+
+/* Value of dst_policy: a listed outbound destination. */
+struct sl_dst_val {
+	__u32 policy_id;
+	__u8 mode;		/* enum sl_mode */
+	__u8 n_ports;		/* valid entries in ports[] */
+	__u16 pad;
+	__u16 ports[SL_MAX_PORTS];
+};
+
+/* Value of src_policy: a partner source steered to the inbound listener. */
+struct sl_src_val {
+	__u32 policy_id;
+	__u8 mode;		/* enum sl_mode */
+	__u8 pad[3];
+};
+
+/*
+ * Original destination of a redirected connect(), keyed by the client
+ * side's (family, local address, local port): the controller computes the
+ * key from getpeername() on the socket it accept()ed.
+ */
+struct sl_tuple_key {
+	__u8 addr[16];
+	__u16 port;
+	__u16 family;		/* AF_INET or AF_INET6 of the client socket */
+	__u32 pad;
+};
+
+struct sl_orig {
+	__u8 addr[16];		/* the listed destination the MTA asked for */
+	__u16 port;
+	__u16 family;		/* AF_INET or AF_INET6 */
+	__u32 policy_id;
+	__u64 cookie;		/* socket cookie of the client socket */
+	__u32 pid;		/* who connected (tgid), 0 if unknown */
+	__u32 pad;
+};
+
+/* Per-socket state in the sock_state SK_STORAGE map. */
+enum sl_sock_tag {
+	SL_SOCK_UNTAGGED = 0,	/* any socket the controller did not tag */
+	SL_SOCK_PRE_TLS = 1,	/* controller upstream socket before STARTTLS */
+	SL_SOCK_TLS = 2,	/* controller upstream socket after STARTTLS 220 */
+};
+
+struct sl_sock_state {
+	__u32 tag;		/* enum sl_sock_tag */
+	__u32 policy_id;
+};
+
+/*
+ * Per-socket record of a redirected connect() (sk_orig SK_STORAGE map):
+ * lets getpeername() answer with the real partner, and sockops publish
+ * the original destination under the tuple key.
+ */
+struct sl_sk_orig {
+	struct sl_orig orig;
+};
+
+/* Redirect targets and steering parameters (sl_config ARRAY, one entry). */
+struct sl_config {
+	__u32 abi_version;	/* SL_ABI_VERSION */
+	__u32 flags;		/* SL_CFG_* */
+	__u8 listen4[16];	/* IPv4-mapped */
+	__u8 listen6[16];
+	__u16 port4;
+	__u16 port6;
+	__u16 inbound_port;	/* local port whose SYNs sk_lookup steers */
+	__u16 pad;
+};
+
+#define SL_CFG_HAVE_LISTEN4	(1u << 0)
+#define SL_CFG_HAVE_LISTEN6	(1u << 1)
+#define SL_CFG_INBOUND		(1u << 2)
+
+/* Index into the inbound_sock SOCKMAP. */
+enum sl_inbound_slot {
+	SL_INBOUND_LISTEN4 = 0,
+	SL_INBOUND_LISTEN6 = 1,
+	SL_INBOUND_SLOTS = 2,
+};
+
+/* ---------------------------------------------------------------------- */
+/* Counters (per-CPU ARRAY indexed by policy id; index 0 = global)          */
+
+struct sl_counters {
+	__u64 redirected;	/* connect() rewritten to the controller */
+	__u64 guard_drop;	/* payload from an untagged socket dropped */
+	__u64 pretls_drop;	/* controller socket sent a disallowed PRE_TLS line */
+	__u64 would_drop;	/* testing mode: would have been dropped */
+	__u64 inbound_steered;	/* partner SYN steered to the inbound listener */
+	__u64 inbound_refused;	/* partner SYN dropped: no inbound listener */
+	__u64 guard_pass;	/* payload segments checked and passed (tagged) */
+	__u64 reserved;
+};
+
+/* ---------------------------------------------------------------------- */
+/* Events (ring buffer)                                                     */
+
+enum sl_event_type {
+	SL_EV_GUARD_DROP = 1,	/* a payload segment was dropped */
+	SL_EV_WOULD_DROP = 2,	/* testing mode: would have been dropped */
+	SL_EV_INBOUND_REFUSED = 3,
+};
+
+/*
+ * Reason codes, defined once.  Consumers: bpf/smtplock.bpf.c (producer),
+ * lib/bpfmap.c (sl_reason_name), ctl/ (logs, status).
+ */
+#define SL_REASONS(X)						\
+	X(SL_R_NONE,		0, "none")			\
+	X(SL_R_UNTAGGED,	1, "untagged_payload")		\
+	X(SL_R_PRETLS_VERB,	2, "pretls_verb_not_allowed")	\
+	X(SL_R_PRETLS_LONG,	3, "pretls_line_too_long")	\
+	X(SL_R_NO_LISTENER,	4, "no_inbound_listener")
+
+enum sl_reason {
+#define SL_REASON_ENUM(n, v, s) n = v,
+	SL_REASONS(SL_REASON_ENUM)
+#undef SL_REASON_ENUM
+	SL_R__COUNT
+};
+
+struct sl_event {
+	__u64 ts_ns;		/* bpf_ktime_get_ns() */
+	__u64 cgroup_id;
+	__u64 cookie;		/* socket cookie, 0 if unknown */
+	__u32 pid;		/* tgid if the hook knows it, else 0 */
+	__u32 policy_id;
+	__u8 type;		/* enum sl_event_type */
+	__u8 reason;		/* enum sl_reason */
+	__u16 family;		/* AF_INET / AF_INET6 */
+	__u16 sport;
+	__u16 dport;
+	__u8 saddr[16];
+	__u8 daddr[16];
+	char comm[16];		/* "" if unknown */
+};
+
+/* ---------------------------------------------------------------------- */
+/* Policy metadata for `smtplock status` without the daemon (ARRAY)         */
+
+struct sl_policy_meta {
+	char domain[SL_DOMAIN_MAX];	/* "" = slot unused */
+	__u8 direction;		/* enum sl_direction */
+	__u8 mode;		/* enum sl_mode */
+	__u16 min_tls;		/* 0x0303 = TLS 1.2, 0x0304 = TLS 1.3 */
+	__u8 verify;		/* enum sl_verify_mode (lib/policy.h) */
+	__u8 pad[3];
+};
+
+#if defined(__STDC_VERSION__) && __STDC_VERSION__ >= 201112L
+_Static_assert(sizeof(struct sl_lpm_key) == 20, "sl_lpm_key ABI");
+_Static_assert(sizeof(struct sl_dst_val) == 24, "sl_dst_val ABI");
+_Static_assert(sizeof(struct sl_src_val) == 8, "sl_src_val ABI");
+_Static_assert(sizeof(struct sl_tuple_key) == 24, "sl_tuple_key ABI");
+_Static_assert(sizeof(struct sl_orig) == 40, "sl_orig ABI");
+_Static_assert(sizeof(struct sl_sock_state) == 8, "sl_sock_state ABI");
+_Static_assert(sizeof(struct sl_config) == 48, "sl_config ABI");
+_Static_assert(sizeof(struct sl_counters) == 64, "sl_counters ABI");
+_Static_assert(sizeof(struct sl_event) == 88, "sl_event ABI");
+_Static_assert(sizeof(struct sl_policy_meta) == 264, "sl_policy_meta ABI");
+#endif
+
+#endif /* SMTPLOCK_H */
