@@ -67,7 +67,9 @@ BIN      := $(BUILD)/smtplock
 
 UNIT_SRC := $(wildcard tests/unit/test_*.c)
 UNIT_BIN := $(patsubst tests/unit/%.c,$(BUILD)/tests/%,$(UNIT_SRC))
-TAP_OBJ  := $(BUILD)/tests/tap.o
+# Every other tests/unit/*.c (tap.c, pki.c, ...) is linked into each test.
+TSUP_SRC := $(filter-out $(UNIT_SRC),$(wildcard tests/unit/*.c))
+TAP_OBJ  := $(patsubst tests/unit/%.c,$(BUILD)/tests/%.o,$(TSUP_SRC))
 
 FUZZ_SRC := $(wildcard tests/fuzz/fuzz_*.c)
 FUZZ_BIN := $(patsubst tests/fuzz/%.c,$(BUILD)/fuzz/%,$(FUZZ_SRC))
@@ -115,10 +117,10 @@ $(BIN): $(CTL_OBJ) $(LIB)
 	$(Q)$(CC) $(LDFLAGS) $(CTL_OBJ) $(LIB) $(LDLIBS) -o $@
 
 # ---- unit tests ----
-$(TAP_OBJ): tests/unit/tap.c tests/unit/tap.h
+$(BUILD)/tests/%.o: tests/unit/%.c
 	$(call msg,CC,$@)
 	$(Q)mkdir -p $(@D)
-	$(Q)$(CC) $(CFLAGS) -Itests/unit -c $< -o $@
+	$(Q)$(CC) $(CFLAGS) -Itests/unit -MMD -MP -c $< -o $@
 
 $(BUILD)/tests/%: tests/unit/%.c $(TAP_OBJ) $(LIB)
 	$(call msg,CCLD,$@)
