@@ -45,7 +45,8 @@ endif
 WARN    := -Wall -Wextra -Werror -Wshadow -Wformat=2 -Wno-unused-parameter
 CFLAGS  ?= -O2 -g
 CFLAGS  += -std=gnu11 -D_GNU_SOURCE -pthread $(WARN) $(SANFLAGS) \
-	   -DSL_VERSION='"$(VERSION)"' -I$(BUILD) -Ibpf -Ilib
+	   -DSL_VERSION='"$(VERSION)"' -I$(BUILD) -Ibpf -Ilib \
+	   $(shell pkg-config --cflags libnl-3.0)
 LDFLAGS += $(SANFLAGS) -pthread
 LDLIBS  := -lbpf -lelf -lz -lssl -lcrypto -lyaml -lnl-3 -lnl-route-3 \
 	   -lcrypt -lresolv
@@ -87,7 +88,7 @@ $(BUILD)/vmlinux.h:
 	$(Q)mkdir -p $(@D)
 	$(Q)$(BPFTOOL) btf dump file /sys/kernel/btf/vmlinux format c > $@
 
-$(BUILD)/bpf/%.bpf.o: bpf/%.bpf.c bpf/smtplock.h $(BUILD)/vmlinux.h
+$(BUILD)/bpf/%.bpf.o: bpf/%.bpf.c $(wildcard bpf/*.h) $(BUILD)/vmlinux.h
 	$(call msg,BPF,$@)
 	$(Q)mkdir -p $(@D)
 	$(Q)$(CLANG) $(BPF_CFLAGS) -c $< -o $@

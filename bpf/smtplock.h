@@ -18,7 +18,7 @@
 #include <linux/types.h>
 #endif
 
-#define SL_ABI_VERSION		1
+#define SL_ABI_VERSION		2
 
 /* Where the controller pins maps and links (overridable per policy). */
 #define SL_PIN_DEFAULT		"/sys/fs/bpf/smtplock"
@@ -71,14 +71,17 @@ struct sl_src_val {
 };
 
 /*
- * Original destination of a redirected connect(), keyed by the client
- * side's (family, local address, local port): the controller computes the
- * key from getpeername() on the socket it accept()ed.
+ * Original destination of a redirected connect() (orig_dst LRU hash),
+ * keyed by the client side's (local address, local port): the controller
+ * computes the key from getpeername() on the socket it accept()ed.
+ * family is AF_INET whenever addr is IPv4-mapped (also for an AF_INET6
+ * socket talking IPv4), AF_INET6 otherwise, so both ends compute the same
+ * key whatever the sockets' families.
  */
 struct sl_tuple_key {
 	__u8 addr[16];
 	__u16 port;
-	__u16 family;		/* AF_INET or AF_INET6 of the client socket */
+	__u16 family;		/* AF_INET if addr is IPv4-mapped, else AF_INET6 */
 	__u32 pad;
 };
 
@@ -99,9 +102,19 @@ enum sl_sock_tag {
 	SL_SOCK_TLS = 2,	/* controller upstream socket after STARTTLS 220 */
 };
 
+/*
+ * Written by the controller (by socket fd, before connect()) to tag its
+ * own upstream sockets, and by connect4/6 for untagged sockets whose
+ * destination port is a listed SMTP port: the owner recorded there is what
+ * a guard event reports when the packet is sent from softirq context,
+ * where "current" is not the sender.
+ */
 struct sl_sock_state {
 	__u32 tag;		/* enum sl_sock_tag */
-	__u32 policy_id;
+	__u32 policy_id;	/* tagged: the partner's policy id */
+	__u32 owner_pid;	/* tgid that called connect(), 0 if unknown */
+	__u32 pad;
+	char owner_comm[16];	/* its comm, "" if unknown */
 };
 
 /*
@@ -112,6 +125,20 @@ struct sl_sock_state {
 struct sl_sk_orig {
 	struct sl_orig orig;
 };
+
+/*
+ * Union of every listed outbound port (port_set ARRAY, one entry): the
+ * connect and egress hooks test one bit before any LPM lookup, so traffic
+ * to other ports costs an array lookup and nothing more.
+ */
+struct sl_port_set {
+	__u64 bits[65536 / 64];
+};
+
+static inline int sl_port_set_has(const struct sl_port_set *ps, __u16 port)
+{
+	return (ps->bits[port >> 6] >> (port & 63)) & 1;
+}
 
 /* Redirect targets and steering parameters (sl_config ARRAY, one entry). */
 struct sl_config {
@@ -137,17 +164,33 @@ enum sl_inbound_slot {
 };
 
 /* ---------------------------------------------------------------------- */
-/* Counters (per-CPU ARRAY indexed by policy id; index 0 = global)          */
+/* Counters (per-CPU ARRAY indexed by policy id; index 0 = global total)   */
+
+/*
+ * Every counter is incremented twice: at index 0 (the global total) and at
+ * the policy id of the entry that matched (when there is one).  Consumers:
+ * bpf/smtplock.bpf.c (producer), lib/bpfmap.c (sum over CPUs, names),
+ * ctl/ (status, stats).
+ */
+#define SL_COUNTERS(X)							\
+	X(SL_C_REDIRECTED,	0, "redirected")	/* connect() sent to the controller */ \
+	X(SL_C_GUARD_DROP,	1, "guard_drop")	/* untagged payload dropped */	\
+	X(SL_C_PRETLS_DROP,	2, "pretls_drop")	/* tagged PRE_TLS socket sent a disallowed line */ \
+	X(SL_C_WOULD_DROP,	3, "would_drop")	/* testing mode: would have dropped/refused */ \
+	X(SL_C_INBOUND_STEERED,	4, "inbound_steered")	/* partner SYN steered to the inbound listener */ \
+	X(SL_C_INBOUND_REFUSED,	5, "inbound_refused")	/* partner SYN dropped: no inbound listener */ \
+	X(SL_C_GUARD_PASS,	6, "guard_pass")	/* tagged payload checked and passed */ \
+	X(SL_C_CONNECT_REFUSED,	7, "connect_refused")	/* listed connect() refused: no controller listener */
+
+enum sl_counter {
+#define SL_COUNTER_ENUM(n, v, s) n = v,
+	SL_COUNTERS(SL_COUNTER_ENUM)
+#undef SL_COUNTER_ENUM
+	SL_C__COUNT
+};
 
 struct sl_counters {
-	__u64 redirected;	/* connect() rewritten to the controller */
-	__u64 guard_drop;	/* payload from an untagged socket dropped */
-	__u64 pretls_drop;	/* controller socket sent a disallowed PRE_TLS line */
-	__u64 would_drop;	/* testing mode: would have been dropped */
-	__u64 inbound_steered;	/* partner SYN steered to the inbound listener */
-	__u64 inbound_refused;	/* partner SYN dropped: no inbound listener */
-	__u64 guard_pass;	/* payload segments checked and passed (tagged) */
-	__u64 reserved;
+	__u64 v[8];		/* indexed by enum sl_counter */
 };
 
 /* ---------------------------------------------------------------------- */
@@ -156,7 +199,8 @@ struct sl_counters {
 enum sl_event_type {
 	SL_EV_GUARD_DROP = 1,	/* a payload segment was dropped */
 	SL_EV_WOULD_DROP = 2,	/* testing mode: would have been dropped */
-	SL_EV_INBOUND_REFUSED = 3,
+	SL_EV_INBOUND_REFUSED = 3,	/* a partner SYN found no inbound listener */
+	SL_EV_CONNECT_REFUSED = 4,	/* a listed connect() found no controller listener */
 };
 
 /*
@@ -168,13 +212,30 @@ enum sl_event_type {
 	X(SL_R_UNTAGGED,	1, "untagged_payload")		\
 	X(SL_R_PRETLS_VERB,	2, "pretls_verb_not_allowed")	\
 	X(SL_R_PRETLS_LONG,	3, "pretls_line_too_long")	\
-	X(SL_R_NO_LISTENER,	4, "no_inbound_listener")
+	X(SL_R_NO_LISTENER,	4, "no_inbound_listener")	\
+	X(SL_R_NO_CONTROLLER,	5, "no_controller_listener")	\
+	X(SL_R_FRAGMENT,	6, "ip_fragment")		\
+	X(SL_R_BAD_TAG,		7, "unknown_socket_tag")	\
+	X(SL_R_NO_MEMORY,	8, "socket_storage_full")
 
 enum sl_reason {
 #define SL_REASON_ENUM(n, v, s) n = v,
 	SL_REASONS(SL_REASON_ENUM)
 #undef SL_REASON_ENUM
 	SL_R__COUNT
+};
+
+/*
+ * Verdicts: what a hook decided.  bpf/smtplock.bpf.c turns a verdict into
+ * the hook's return value in exactly one place (sl_hook_ret): PASS,
+ * REDIRECT and COUNT let the operation proceed, everything else denies it
+ * (cgroup hooks: 1 = allow, 0 = deny; sk_lookup: SK_PASS = 1, SK_DROP = 0).
+ */
+enum sl_verdict {
+	SL_V_PASS = 0,		/* not ours, or allowed */
+	SL_V_REDIRECT = 1,	/* connect() rewritten to the controller */
+	SL_V_COUNT = 2,		/* testing mode: counted and reported, allowed */
+	SL_V_DROP = 3,		/* dropped / refused */
 };
 
 struct sl_event {
@@ -211,7 +272,10 @@ _Static_assert(sizeof(struct sl_dst_val) == 24, "sl_dst_val ABI");
 _Static_assert(sizeof(struct sl_src_val) == 8, "sl_src_val ABI");
 _Static_assert(sizeof(struct sl_tuple_key) == 24, "sl_tuple_key ABI");
 _Static_assert(sizeof(struct sl_orig) == 40, "sl_orig ABI");
-_Static_assert(sizeof(struct sl_sock_state) == 8, "sl_sock_state ABI");
+_Static_assert(sizeof(struct sl_sock_state) == 32, "sl_sock_state ABI");
+_Static_assert(sizeof(struct sl_sk_orig) == 40, "sl_sk_orig ABI");
+_Static_assert(sizeof(struct sl_port_set) == 8192, "sl_port_set ABI");
+_Static_assert(SL_C__COUNT == 8, "sl_counters has room for every counter");
 _Static_assert(sizeof(struct sl_config) == 48, "sl_config ABI");
 _Static_assert(sizeof(struct sl_counters) == 64, "sl_counters ABI");
 _Static_assert(sizeof(struct sl_event) == 88, "sl_event ABI");
