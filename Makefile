@@ -72,6 +72,10 @@ UNIT_BIN := $(patsubst tests/unit/%.c,$(BUILD)/tests/%,$(UNIT_SRC))
 TSUP_SRC := $(filter-out $(UNIT_SRC),$(wildcard tests/unit/*.c))
 TAP_OBJ  := $(patsubst tests/unit/%.c,$(BUILD)/tests/%.o,$(TSUP_SRC))
 
+# Test helper programs (bats, benchmarks); never installed.
+TOOL_SRC := $(wildcard tests/tools/*.c)
+TOOL_BIN := $(patsubst tests/tools/%.c,$(BUILD)/tests/tools/%,$(TOOL_SRC))
+
 FUZZ_SRC := $(wildcard tests/fuzz/fuzz_*.c)
 FUZZ_BIN := $(patsubst tests/fuzz/%.c,$(BUILD)/fuzz/%,$(FUZZ_SRC))
 
@@ -80,7 +84,7 @@ FUZZ_BIN := $(patsubst tests/fuzz/%.c,$(BUILD)/fuzz/%,$(FUZZ_SRC))
 .DELETE_ON_ERROR:
 .SECONDARY:
 
-all: $(BIN) $(UNIT_BIN) policy-perms
+all: $(BIN) $(UNIT_BIN) $(TOOL_BIN) policy-perms
 
 # ---- BPF: vmlinux.h from the running kernel's BTF, objects, skeletons ----
 $(BUILD)/vmlinux.h:
@@ -128,6 +132,11 @@ $(BUILD)/tests/%: tests/unit/%.c $(TAP_OBJ) $(LIB)
 	$(Q)mkdir -p $(@D)
 	$(Q)$(CC) $(CFLAGS) -Itests/unit -MMD -MP $< $(TAP_OBJ) $(LIB) \
 		$(LDFLAGS) $(LDLIBS) -o $@
+
+$(BUILD)/tests/tools/%: tests/tools/%.c $(LIB)
+	$(call msg,CCLD,$@)
+	$(Q)mkdir -p $(@D)
+	$(Q)$(CC) $(CFLAGS) -MMD -MP $< $(LIB) $(LDFLAGS) $(LDLIBS) -o $@
 
 unit: $(UNIT_BIN)
 

@@ -260,11 +260,12 @@ static int sl_attach_one(struct sl_bpfmap *m, enum sl_prog_id id, int target_fd,
 	r = sl_pin_file(path, sizeof(path), m->pin_path, "link_", sl_prog_names[id], "");
 	if (r < 0)
 		return r;
-	r = sl_pin_file(tmp, sizeof(tmp), m->pin_path, "link_", sl_prog_names[id], ".new");
+	/* bpffs refuses dots in names: "link_x_new", not "link_x.new". */
+	r = sl_pin_file(tmp, sizeof(tmp), m->pin_path, "link_", sl_prog_names[id], "_new");
 	if (r < 0)
 		return r;
 
-	old = bpf_link__open(path);
+	old = access(path, F_OK) == 0 ? bpf_link__open(path) : NULL;
 	if (old && sl_link_on_target(bpf_link__fd(old), netns, target_id) &&
 	    bpf_link__update_program(old, prog) == 0) {
 		/* Adopted: the same link now runs the new program, no gap. */
@@ -417,14 +418,12 @@ bool sl_bpfmap_pinned(const char *pin_path)
 
 static bool sl_is_our_pin(const char *name)
 {
-	size_t n = strlen(name);
-
 	if (strncmp(name, "link_", 5) == 0)
-		return true;	/* including stale "link_x.new" */
+		return true;	/* including a stale "link_x_new" */
 	for (int i = 0; i < SL_MAP__COUNT; i++)
 		if (strcmp(name, sl_map_names[i]) == 0)
 			return true;
-	return n > 4 && strcmp(name + n - 4, ".new") == 0;
+	return false;
 }
 
 int sl_bpfmap_unload(const char *pin_path, unsigned *removed)
