@@ -12,7 +12,7 @@
  *			under the client tuple (orig_dst) for the controller.
  *  sl_egress		the guard (guard.bpf.h).
  *  sl_inbound_lookup	sk_lookup: partner SYNs to the inbound port → the
- *			controller's inbound listener; none → drop (enforce).
+ *			controller's inbound listener; none → refused (enforce).
  *
  * The maps (maps.bpf.h) are pinned by lib/bpfmap.c and outlive the
  * controller: with the controller gone, redirected connects hit a closed
@@ -309,8 +309,9 @@ int sl_egress(struct __sk_buff *skb)
 /*
  * Inbound: a SYN to sl_config.inbound_port from a partner source goes to
  * the controller's inbound listener (slot by family).  No listener: in
- * enforce mode the SYN is dropped, so the partner retries later instead
- * of reaching the local MTA without TLS.
+ * enforce mode the lookup fails (SK_DROP; TCP then answers with a reset),
+ * so the partner defers and retries later instead of reaching the local
+ * MTA without TLS.
  */
 SEC("sk_lookup")
 int sl_inbound_lookup(struct bpf_sk_lookup *ctx)

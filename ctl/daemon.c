@@ -211,8 +211,14 @@ static int sl_listen_one(struct sl_daemon *d, const struct sl_endpoint *e, bool 
 	if (l->fd < 0)
 		return -errno;
 	setsockopt(l->fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one));
-	if (l->addr.ss_family == AF_INET6)	/* [::1] must not also take IPv4 */
-		setsockopt(l->fd, IPPROTO_IPV6, IPV6_V6ONLY, &one, sizeof(one));
+	if (l->addr.ss_family == AF_INET6) {
+		/* Outbound: [::1] must not also take IPv4.  Inbound: an IPv6
+		 * listener serves both families' SYNs (sk_lookup assigns it to
+		 * IPv4 ones too), so it must be dual-stack. */
+		int v6only = !inbound;
+
+		setsockopt(l->fd, IPPROTO_IPV6, IPV6_V6ONLY, &v6only, sizeof(v6only));
+	}
 	if (bind(l->fd, (struct sockaddr *)&l->addr, l->len) < 0 || listen(l->fd, SOMAXCONN) < 0) {
 		r = -errno;
 		sl_log(SL_LOG_ERR, "event=listen_failed addr=%s err=%s", text, strerror(-r));
@@ -260,10 +266,23 @@ static int sl_config_apply(struct sl_daemon *d)
 		bool v4 = l->addr.ss_family == AF_INET;
 
 		if (l->inbound) {
-			r = sl_bpfmap_inbound_set(d->bpf, v4 ? SL_INBOUND_LISTEN4 : SL_INBOUND_LISTEN6,
-						  l->fd);
+			/* An IPv4 listener takes IPv4 SYNs only; an IPv6 one bound
+			 * to [::] is dual-stack and takes both; bound to another
+			 * IPv6 address the kernel made it IPv6-only.  Partners of
+			 * a family without a listener are refused (fail closed). */
+			int v6only = 1;
+			socklen_t ol = sizeof(v6only);
+
+			if (!v4)
+				getsockopt(l->fd, IPPROTO_IPV6, IPV6_V6ONLY, &v6only, &ol);
+			r = sl_bpfmap_inbound_set(d->bpf, SL_INBOUND_LISTEN4, v4 || !v6only ? l->fd : -1);
+			if (r == 0)
+				r = sl_bpfmap_inbound_set(d->bpf, SL_INBOUND_LISTEN6, v4 ? -1 : l->fd);
 			if (r < 0)
 				return r;
+			sl_log(SL_LOG_INFO, "event=inbound_steering port=%u ipv4=%s ipv6=%s",
+			       d->policy->inbound.port ? d->policy->inbound.port : 25,
+			       v4 || !v6only ? "yes" : "refused", v4 ? "refused" : "yes");
 			cfg.flags |= SL_CFG_INBOUND;
 			cfg.inbound_port = d->policy->inbound.port ? d->policy->inbound.port : 25;
 			continue;

@@ -578,7 +578,8 @@ int sl_bpfmap_inbound_set(struct sl_bpfmap *m, enum sl_inbound_slot slot, int li
 	if (slot >= SL_INBOUND_SLOTS)
 		return -EINVAL;
 	if (listen_fd < 0) {
-		if (bpf_map_delete_elem(fd, &key) < 0 && errno != ENOENT)
+		/* A SOCKMAP answers -EINVAL for an empty slot. */
+		if (bpf_map_delete_elem(fd, &key) < 0 && errno != ENOENT && errno != EINVAL)
 			return -errno;
 		return 0;
 	}

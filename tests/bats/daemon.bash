@@ -11,6 +11,10 @@
 #   sl_counter DOMAIN|ID NAME     one counter's value
 #   sl_partner_listen PORT [ADDR] a TCP sink in $NS_P writing $T/partner.PORT
 #   sl_nsbg NS CMD...             a background command in NS (sl_kill_bg ends it)
+#   sl_cap_start NS IFACE FILE / sl_cap_stop
+#                                 tcpdump whose PID is tcpdump's own (helper.bash's
+#                                 sl_capture_start records a subshell's PID, which
+#                                 SIGINT does not stop)
 
 SLSOCK=$BUILD/tests/tools/slsock
 SLMAPS=$BUILD/tests/tools/slmaps
@@ -122,4 +126,20 @@ defaults:
 EOF
 		cat
 	} >"$f"
+}
+
+sl_cap_start() {
+	local ns=$1 dev=$2 file=$3
+	# --immediate-mode: no packet waits in a kernel block when we stop.
+	sl_nsbg "$ns" tcpdump --immediate-mode -i "$dev" -U -s 0 -w "$file" tcp 2>"$file.log"
+	SL_CAP_PID=$SL_BG_PID
+	wait_until 10 grep -q 'listening on' "$file.log"
+}
+
+sl_cap_stop() {
+	[ -n "${SL_CAP_PID:-}" ] || return 0
+	# tcpdump -U writes each packet at once; SIGINT flushes and exits.
+	kill -INT "$SL_CAP_PID" 2>/dev/null || true
+	wait_until 10 sl_gone "$SL_CAP_PID"
+	SL_CAP_PID=
 }
