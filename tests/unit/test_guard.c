@@ -112,57 +112,62 @@ static const struct gcase cases[] = {
 
 /* ---- packets -------------------------------------------------------------- */
 
+/* Headers are built in aligned locals and copied: after the 14-byte
+ * Ethernet header nothing in buf is aligned. */
 static size_t build(const struct gcase *c, uint8_t *buf, size_t cap)
 {
 	const char *pl = c->payload ? c->payload : "";
 	size_t plen = c->payload ? (c->plen ? c->plen : strlen(pl)) : 0;
-	struct ethhdr *eth = (void *)buf;
 	bool v6 = strchr(c->dst, ':') != NULL;
-	size_t off = sizeof(*eth), l4len;
 	bool udp = c->shape == PK_UDP;
+	struct ethhdr eth;
+	size_t off = sizeof(eth), l4len;
 
 	memset(buf, 0, cap);
-	eth->h_proto = htons(v6 ? ETH_P_IPV6 : ETH_P_IP);
+	memset(&eth, 0, sizeof(eth));
+	eth.h_proto = htons(v6 ? ETH_P_IPV6 : ETH_P_IP);
+	memcpy(buf, &eth, sizeof(eth));
 	l4len = (udp ? 8 : sizeof(struct tcphdr)) + plen;
 	if (!v6) {
-		struct iphdr *ip = (void *)(buf + off);
+		struct iphdr ip;
 
-		ip->version = 4;
-		ip->ihl = 5;
-		ip->ttl = 64;
-		ip->protocol = udp ? IPPROTO_UDP : IPPROTO_TCP;
-		ip->tot_len = htons((uint16_t)(sizeof(*ip) + l4len));
-		inet_pton(AF_INET, "10.35.0.1", &ip->saddr);
-		inet_pton(AF_INET, c->dst, &ip->daddr);
+		memset(&ip, 0, sizeof(ip));
+		ip.version = 4;
+		ip.ihl = 5;
+		ip.ttl = 64;
+		ip.protocol = udp ? IPPROTO_UDP : IPPROTO_TCP;
+		ip.tot_len = htons((uint16_t)(sizeof(ip) + l4len));
+		inet_pton(AF_INET, "10.35.0.1", &ip.saddr);
+		inet_pton(AF_INET, c->dst, &ip.daddr);
 		if (c->shape == PK_FRAG_MF)
-			ip->frag_off = htons(0x2000);
+			ip.frag_off = htons(0x2000);
 		else if (c->shape == PK_FRAG_OFF)
-			ip->frag_off = htons(0x0010);
-		off += sizeof(*ip);
+			ip.frag_off = htons(0x0010);
+		memcpy(buf + off, &ip, sizeof(ip));
+		off += sizeof(ip);
 	} else {
-		struct ipv6hdr *ip6 = (void *)(buf + off);
+		struct ipv6hdr ip6;
 		size_t ext = c->shape == PK_V6_HOPOPT || c->shape == PK_V6_FRAG ? 8 : 0;
 
-		ip6->version = 6;
-		ip6->hop_limit = 64;
-		ip6->payload_len = htons((uint16_t)(ext + l4len));
-		inet_pton(AF_INET6, "2001:db8:35::1", &ip6->saddr);
-		inet_pton(AF_INET6, c->dst, &ip6->daddr);
-		off += sizeof(*ip6);
+		memset(&ip6, 0, sizeof(ip6));
+		ip6.version = 6;
+		ip6.hop_limit = 64;
+		ip6.payload_len = htons((uint16_t)(ext + l4len));
+		inet_pton(AF_INET6, "2001:db8:35::1", &ip6.saddr);
+		inet_pton(AF_INET6, c->dst, &ip6.daddr);
+		ip6.nexthdr = c->shape == PK_V6_HOPOPT ? 0 : c->shape == PK_V6_FRAG ? 44 : IPPROTO_TCP;
+		memcpy(buf + off, &ip6, sizeof(ip6));
+		off += sizeof(ip6);
 		if (c->shape == PK_V6_HOPOPT) {
-			ip6->nexthdr = 0;
 			buf[off] = IPPROTO_TCP;	/* next header */
 			buf[off + 1] = 0;	/* length: 8 bytes in all */
 			buf[off + 2] = 1;	/* PadN */
 			buf[off + 3] = 4;
 			off += 8;
 		} else if (c->shape == PK_V6_FRAG) {
-			ip6->nexthdr = 44;
 			buf[off] = IPPROTO_TCP;
 			buf[off + 3] = 1;	/* M flag */
 			off += 8;
-		} else {
-			ip6->nexthdr = IPPROTO_TCP;
 		}
 	}
 	if (udp) {
@@ -170,14 +175,16 @@ static size_t build(const struct gcase *c, uint8_t *buf, size_t cap)
 		buf[off + 3] = (uint8_t)c->dport;
 		off += 8;
 	} else {
-		struct tcphdr *th = (void *)(buf + off);
+		struct tcphdr th;
 
-		th->source = htons(40000);
-		th->dest = htons(c->dport);
-		th->doff = 5;
-		th->ack = 1;
-		th->psh = plen > 0;
-		off += sizeof(*th);
+		memset(&th, 0, sizeof(th));
+		th.source = htons(40000);
+		th.dest = htons(c->dport);
+		th.doff = 5;
+		th.ack = 1;
+		th.psh = plen > 0;
+		memcpy(buf + off, &th, sizeof(th));
+		off += sizeof(th);
 	}
 	memcpy(buf + off, pl, plen);
 	return off + plen;
