@@ -51,10 +51,10 @@ static int sl_b_ssl_error(struct sl_relay *r, int ret, const char *what)
 	case SSL_ERROR_ZERO_RETURN:
 		return 0;
 	case SSL_ERROR_SYSCALL:
-		/* Many MTAs close after 221 without close_notify. */
-		if (ERR_peek_error() == 0 && (errno == 0 || errno == ECONNRESET)) {
+		/* Many MTAs close after 221 without close_notify, or reset. */
+		if (ERR_peek_error() == 0 && (errno == 0 || errno == ECONNRESET || errno == EPIPE)) {
 			ERR_clear_error();
-			return errno == ECONNRESET ? -ECONNRESET : 0;
+			return what[0] == 'r' ? 0 : -EPIPE;
 		}
 		/* fall through */
 	default: {
@@ -79,7 +79,7 @@ static ssize_t sl_b_read(struct sl_relay *r, char *buf, size_t len)
 	}
 	n = read(r->b_fd, buf, len);
 	if (n < 0)
-		return errno == EAGAIN ? SL_B_AGAIN_READ : -errno;
+		return errno == EAGAIN ? SL_B_AGAIN_READ : errno == ECONNRESET ? 0 : -errno;
 	return n;
 }
 
@@ -121,6 +121,20 @@ static void sl_relay_finish(struct sl_relay *r, int err)
 	r->done(r, err, r->arg);
 }
 
+/*
+ * A destination that is gone (EPIPE, ECONNRESET) ends its direction: the
+ * bytes for it can never be delivered, and SMTP's own replies tell the
+ * sender what arrived.  This is a close, not a relay error.
+ */
+static bool sl_relay_gone(struct sl_relay_dir *d, long err)
+{
+	if (err != -EPIPE && err != -ECONNRESET)
+		return false;
+	d->len = d->off = 0;
+	d->eof = d->shut = true;
+	return true;
+}
+
 /* Returns 1 if anything moved, 0 if blocked, <0 on error. */
 static int sl_relay_pump_once(struct sl_relay *r, uint32_t *a_ev, uint32_t *b_ev)
 {
@@ -138,7 +152,7 @@ static int sl_relay_pump_once(struct sl_relay *r, uint32_t *a_ev, uint32_t *b_ev
 			if (n > 0) {
 				u->len += (size_t)n;
 				moved = 1;
-			} else if (n == 0) {
+			} else if (n == 0 || errno == ECONNRESET) {
 				u->eof = true;
 				moved = 1;
 			} else if (errno == EAGAIN) {
@@ -163,8 +177,10 @@ static int sl_relay_pump_once(struct sl_relay *r, uint32_t *a_ev, uint32_t *b_ev
 		} else if (n == SL_B_AGAIN_READ) {
 			*b_ev |= EPOLLIN;
 			r->b_wants_read_for_write = true;
+		} else if (sl_relay_gone(u, n < 0 ? n : -EPIPE)) {
+			moved = 1;
 		} else {
-			return n < 0 ? (int)n : -EPIPE;
+			return (int)n;
 		}
 	} else if (u->eof && !u->shut) {
 		sl_b_shutdown(r);
@@ -205,6 +221,8 @@ static int sl_relay_pump_once(struct sl_relay *r, uint32_t *a_ev, uint32_t *b_ev
 			moved = 1;
 		} else if (errno == EAGAIN) {
 			*a_ev |= EPOLLOUT;
+		} else if (sl_relay_gone(d, -errno)) {
+			moved = 1;
 		} else {
 			return -errno;
 		}
