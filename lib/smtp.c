@@ -293,7 +293,8 @@ void sl_smtp_reply_parser_commit(struct sl_smtp_reply_parser *p, size_t n)
 
 /* One reply line into the reply being built: 1 = reply complete, 0 = more
  * lines follow, < 0 malformed. */
-static int sl_reply_add_line(struct sl_smtp_reply_parser *p, const char *line, size_t len)
+static int sl_reply_add_line(struct sl_smtp_reply_parser *p, const char *line, size_t len,
+			     size_t raw)
 {
 	struct sl_smtp_reply *cur = &p->cur;
 	const char *text;
@@ -318,18 +319,17 @@ static int sl_reply_add_line(struct sl_smtp_reply_parser *p, const char *line, s
 		return -SL_SMTP_E_CODE_MISMATCH;
 	if (cur->n_lines >= p->lim.max_lines)
 		return -SL_SMTP_E_TOO_MANY_LINES;
-	/* Counted as if CRLF-terminated, whatever the peer sent. */
-	if (cur->size + len + 2 > p->lim.max_size)
+	if (cur->size + raw > p->lim.max_size)
 		return -SL_SMTP_E_REPLY_TOO_BIG;
 
 	text = len > 3 ? line + 4 : "";
 	text_len = len > 3 ? len - 4 : 0;
-	/* store_len + text_len + 1 <= size + len + 2 - 3 <= max_size */
+	/* store_len + text_len + 1 <= size + raw - 3 <= max_size */
 	memcpy(p->store + p->store_len, text, text_len);
 	p->store[p->store_len + text_len] = '\0';
 	p->lines[cur->n_lines++] = p->store + p->store_len;
 	p->store_len += text_len + 1;
-	cur->size += len + 2;
+	cur->size += raw;
 	if (!p->in_reply) {
 		cur->code = code;
 		sl_smtp_esc_parse(code, text, cur->esc);
@@ -353,11 +353,15 @@ int sl_smtp_reply_parser_next(struct sl_smtp_reply_parser *p, const struct sl_sm
 	if (p->returned)
 		sl_reply_clear(p);
 	for (;;) {
+		size_t before = p->lb.start;
+
 		r = sl_smtp_linebuf_next(&p->lb, &line, &len);
 		if (r == 0)
 			return 0;
+		/* next() only advances start: the difference is the line as
+		 * received, line end included */
 		if (r > 0)
-			r = sl_reply_add_line(p, line, len);
+			r = sl_reply_add_line(p, line, len, p->lb.start - before);
 		if (r < 0) {
 			p->err = r;
 			return r;

@@ -195,6 +195,7 @@ static const struct reply_case {
 	{ "bare LF accepted in replies", "220 a\n250-b\n250 c\n", "220[](1):a|250[](2):b/c", 0, { 0 } },
 	{ "incomplete multi-line is pending", "250-a\r\n250-b\r\n250 c",
 	  "", 19, { 0 } },
+	{ "bare-LF lines count as received (fuzz regression)", "250-b\n2", "", 7, { 0 } },
 	{ "STARTTLS reply with injected reply", "220 2.0.0 Ready\r\n250 injected\r\n",
 	  "220[2.0.0](1):2.0.0 Ready|250[](1):injected", 0, { 0 } },
 	{ "non-digit code", "2x0 oops\r\n", "!BAD_CODE", 0, { 0 } },
