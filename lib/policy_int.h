@@ -46,6 +46,7 @@ struct ld_file {
 	const char *name;		/* as in diagnostics and sl_policy.files */
 	const char *base;		/* absolute directory for relative paths */
 	bool dropin;
+	bool dead;			/* a YAML syntax error cut it short */
 };
 
 struct raw_root;

@@ -55,8 +55,11 @@ static void sl_build_controller(struct ld *ld, const struct raw_root *r, struct 
 		rc->limits.max_per_source : SL_POLICY_DEFAULT_MAX_PER_SOURCE;
 	c->timeout_ms = YSEEN(&rc->limits, LK_TIMEOUT) ?
 		rc->limits.timeout_ms : SL_POLICY_DEFAULT_TIMEOUT_MS;
-	if (c->max_sessions_per_source > c->max_sessions)
-		ld_err_pos(ld, rc->limits.m.fidx, rc->limits.m.val[LK_MAX_PER_SOURCE],
+	if (c->max_sessions_per_source > c->max_sessions && !rc->limits.m.bad &&
+	    rc->limits.m.seen)
+		ld_err_pos(ld, rc->limits.m.fidx,
+			   rc->limits.m.val[YSEEN(&rc->limits, LK_MAX_PER_SOURCE) ?
+					    LK_MAX_PER_SOURCE : LK_MAX_SESSIONS],
 			   SL_DIAG_VALUE,
 			   "limits: max_sessions_per_source is larger than max_sessions");
 }
@@ -273,8 +276,10 @@ static void sl_build_partner(struct ld *ld, const struct raw_root *r, const stru
 	if (p->has_inbound)
 		sl_build_pinbound(ld, pol, rp, &p->inbound);
 
-	if (YBAD(rp, PK_DIRECTION))
-		return;			/* which rules apply is unknown */
+	/* Rules across keys need the whole partner: not after a syntax
+	 * error, nor when its direction (which rules apply) is unknown. */
+	if (YBAD(rp, PK_DIRECTION) || ld->files[rp->m.fidx].dead)
+		return;
 	if (p->direction & SL_DIR_OUTBOUND) {
 		sl_check_outbound(ld, r, rp, p);
 	} else if (p->has_auth) {

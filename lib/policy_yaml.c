@@ -351,14 +351,16 @@ void yp_map(struct yp *y, yaml_event_t *ev, const struct ytable *t, void *obj)
 			yaml_event_delete(&kev);
 			break;
 		}
+		if (kev.type != YAML_SCALAR_EVENT) {
+			yp_err(y, &kev, SL_DIAG_TYPE, "%s: a key must be a string, found %s",
+			       t->where, yp_kind(&kev));
+			yp_skip(y, &kev);
+		}
 		if (!yp_next(y, &vev)) {
 			yaml_event_delete(&kev);
 			return;
 		}
 		if (kev.type != YAML_SCALAR_EVENT) {
-			yp_err(y, &kev, SL_DIAG_TYPE, "%s: a key must be a string, found %s",
-			       t->where, yp_kind(&kev));
-			yp_skip(y, &kev);
 			yp_skip(y, &vev);
 			goto next;
 		}
@@ -470,5 +472,6 @@ void yp_file(struct ld *ld, unsigned fidx, const char *buf, size_t len, yitem ro
 		yp_err(&y, &ev, SL_DIAG_SYNTAX, "only one YAML document per file");
 	yaml_event_delete(&ev);
 out:
+	ld->files[fidx].dead = y.dead;
 	yaml_parser_delete(&y.parser);
 }
