@@ -14,6 +14,22 @@
  * Validation reports every problem (up to SL_DIAG_MAX), each with
  * FILE:LINE:COL pointing at the offending token; a policy with any error
  * is never returned.
+ *
+ * Decisions the schema leaves open (reference: man/smtplock-policy.5):
+ *  - min_version is "1.2" or "1.3"; the plain YAML floats 1.2/1.3 read the
+ *    same (their text is compared, so 1.20 is an error); quoting is advised.
+ *  - integers (version, ports, limits) must be plain scalars: "25" is not 25.
+ *  - a prefix with bits set beyond its length (192.0.2.1/24) is an error,
+ *    and so is a /0.
+ *  - relative paths, in the main file and in drop-ins, are relative to the
+ *    main file's directory and are stored absolute; every named file must
+ *    exist; password_file must not be accessible by group/other.
+ *  - built-in defaults: direction outbound, verify ca with no built-in
+ *    ca_file (an outbound verify-ca partner without one is an error),
+ *    min_version 1.2, ktls preferred, announce none, mechanisms
+ *    SCRAM-SHA-256, PLAIN, LOGIN; inbound.min_version defaults to the
+ *    effective defaults.tls.min_version; inbound.require always has TLS.
+ *  - null (an empty value) is an empty list or mapping where one is due.
  */
 #ifndef SL_POLICY_H
 #define SL_POLICY_H
@@ -247,7 +263,10 @@ int sl_policy_load(const char *path, struct sl_policy **ret, struct sl_diags *di
  * The same, validating a change before it is made (`domain add|remove`):
  * extra_name/extra_text add a drop-in that is not on disk yet (the name is
  * used in diagnostics, e.g. "policies.d/ntsol.com.yaml"); skip_file leaves
- * out one existing drop-in (a path as it appears in sl_policy.files).
+ * out one existing drop-in (a path as it appears in sl_policy.files, or
+ * any path to the same file).  The extra drop-in takes the place of the
+ * on-disk drop-in with the same basename, if any (an edit), else its
+ * sorted place; its basename must end in ".yaml" (else -EINVAL).
  */
 struct sl_policy_opts {
 	const char *extra_name;

@@ -557,9 +557,14 @@ void yh_ciphersuites(struct yp *y, yaml_event_t *ev, const struct ykey *k, void 
 		if (SSL_CTX_set_ciphersuites(ctx, name) != 1)
 			ok = false;
 		sk = SSL_CTX_get_ciphers(ctx);
-		for (int i = 0; ok && sk && i < sk_SSL_CIPHER_num(sk); i++)
-			if (!strcmp(SSL_CIPHER_standard_name(sk_SSL_CIPHER_value(sk, i)), name))
+		/* The list mixes in the TLS 1.2 ciphers: match 1.3 suites only. */
+		for (int i = 0; ok && sk && i < sk_SSL_CIPHER_num(sk); i++) {
+			const SSL_CIPHER *c = sk_SSL_CIPHER_value(sk, i);
+
+			if (!strcmp(SSL_CIPHER_standard_name(c), name) &&
+			    !strcmp(SSL_CIPHER_get_version(c), "TLSv1.3"))
 				found = true;
+		}
 		if (!found) {
 			yp_err(y, ev, SL_DIAG_VALUE, "%s: unknown TLS 1.3 ciphersuite '%s'", k->name,
 			       name);

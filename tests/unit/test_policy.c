@@ -520,6 +520,10 @@ static const struct tcase cases[] = {
 	  HDR "defaults:\n  tls:\n    ca_file: /etc/ssl/certs/ca-certificates.crt\n"
 	  "    ciphers: NOPE\n    ciphersuites: TLS_AES_256_GCM_SHA384:TLS_FAKE\n",
 	  .want = { E(7, 14, VALUE), E(8, 19, VALUE) }, .msg = "no cipher" },
+	{ "a TLS 1.2 cipher is not a TLS 1.3 suite",
+	  HDR CA "partners:\n  - domain: a.example\n"
+	  "    tls: {ciphersuites: TLS_ECDHE_RSA_WITH_AES_128_GCM_SHA256}\n",
+	  .want = { E(9, 25, VALUE) }, .msg = "TLS 1.3" },
 	{ "cgroup must be absolute, timeout in range",
 	  HDR "  cgroup: sys/fs/cgroup\n  limits: {timeout: 2h, max_sessions: 0}\n",
 	  .want = { E(4, 11, VALUE), E(5, 21, VALUE), E(5, 39, VALUE) } },
