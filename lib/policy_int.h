@@ -2,10 +2,15 @@
 /*
  * policy_int.h — what the policy loader's files share (not a public API).
  *
- *   policy.c           load / free / find / dump; files, drop-ins, hashing
+ *   policy.c           load / free / find / count; files, drop-ins, hashing
  *   policy_yaml.c      the libyaml event reader and the table-driven schema
  *                      engine (mappings, lists, scalars, diagnostics)
- *   policy_schema.c    the schema v1 key tables and their value handlers
+ *   policy_schema.c    the schema v1 key tables
+ *   policy_keys.c      value handlers: scalars, names, addresses, files
+ *   policy_keys_tls.c  value handlers: pins, ciphers, SASL, crypt hashes
+ *   policy_value.c     stand-alone value checks (public: domain, pin, hash)
+ *   policy_dump.c      the canonical dump
+ *   addr.c             addresses, prefixes, endpoints
  *   policy_validate.c  built-in defaults, the defaults → partner merge and
  *                      the checks that span several keys
  *
@@ -241,6 +246,14 @@ char *yp_strdup(struct yp *y, const char *s);
 char *yp_domain(struct yp *y, yaml_event_t *ev, const char *what);
 
 extern const struct yrange yr_sessions;
+
+/* The context of a list handler's items. */
+struct ylist {
+	void *obj;
+	const struct ykey *k;
+	size_t n;			/* items seen, valid or not */
+	bool *mx;			/* addresses: the "mx" keyword is allowed */
+};
 
 /* off/off2 are the fields filled; aux as noted. */
 void yh_str(struct yp *, yaml_event_t *, const struct ykey *, void *);	 /* char * */
