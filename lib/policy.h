@@ -91,7 +91,8 @@ enum sl_announce {
 #define SL_REQUIRE_AUTH		(1u << 1)
 #define SL_REQUIRE_CLIENT_CERT	(1u << 2)
 
-/* partners[].auth.mechanisms, in the order of preference we apply. */
+/* partners[].auth.mechanisms: a set; the strongest offered is used,
+ * SCRAM-SHA-256 > PLAIN > LOGIN (sl_sasl_choose). */
 enum sl_sasl_mech {
 	SL_SASL_SCRAM_SHA_256 = 1,
 	SL_SASL_PLAIN = 2,
@@ -137,7 +138,7 @@ struct sl_tls_policy {
 struct sl_auth_policy {
 	char *username;
 	char *password_file;		/* absolute path; mode 0600 or 0400 */
-	enum sl_sasl_mech mechanisms[3];/* allowed, in preference order */
+	enum sl_sasl_mech mechanisms[3];/* allowed (a set) */
 	size_t n_mechanisms;
 };
 
@@ -307,7 +308,6 @@ int sl_policy_read_secret(const char *path, char **ret);
 const char *sl_on_failure_name(enum sl_on_failure f);	/* "defer" */
 const char *sl_ktls_name(enum sl_ktls_mode k);		/* "preferred" */
 const char *sl_announce_name(enum sl_announce a);	/* "proxy-v2" */
-const char *sl_sasl_mech_name(enum sl_sasl_mech m);	/* "SCRAM-SHA-256" */
 
 /*
  * Extension: the value checks of the loader, for the CLI (`domain add`).

@@ -9,6 +9,7 @@
 #include <stdio.h>
 
 #include "policy.h"
+#include "sasl.h"
 
 static const char *sl_or_dash(const char *s)
 {

@@ -260,6 +260,9 @@ const char *sl_verify_name(enum sl_verify_mode v)
 const char *sl_tls_version_name(uint16_t v)
 {
 	switch (v) {
+	case 0x0300:		return "SSLv3";	/* named in failure reasons only */
+	case 0x0301:		return "TLSv1";
+	case 0x0302:		return "TLSv1.1";
 	case SL_TLS_1_2:	return "TLSv1.2";
 	case SL_TLS_1_3:	return "TLSv1.3";
 	}
@@ -311,16 +314,6 @@ const char *sl_announce_name(enum sl_announce a)
 	case SL_ANNOUNCE_PROXY_V1:	return "proxy-v1";
 	case SL_ANNOUNCE_PROXY_V2:	return "proxy-v2";
 	case SL_ANNOUNCE_XCLIENT:	return "xclient";
-	}
-	return "?";
-}
-
-const char *sl_sasl_mech_name(enum sl_sasl_mech m)
-{
-	switch (m) {
-	case SL_SASL_SCRAM_SHA_256:	return "SCRAM-SHA-256";
-	case SL_SASL_PLAIN:		return "PLAIN";
-	case SL_SASL_LOGIN:		return "LOGIN";
 	}
 	return "?";
 }
