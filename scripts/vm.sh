@@ -276,28 +276,34 @@ trap 'exit 130' INT TERM
 KERNEL=$KDIR/vmlinux
 [ "${SL_VM_BZIMAGE:-0}" = 1 ] && KERNEL=$KDIR/vmlinuz
 tsc=$(tsc_khz || true)
-APPEND="console=ttyS0 earlyprintk=ttyS0 reboot=t panic=-1 quiet loglevel=4"
-APPEND+=" mitigations=off 8250.nr_uarts=2 i8042.noaux i8042.nokbd random.trust_cpu=on"
-APPEND+=" nokaslr no_timer_check cryptomgr.notests sl.out=$RUN sl.verbose=$verbose"
-[ -n "$tsc" ] && APPEND+=" tsc_early_khz=$tsc"
 
-qemu_args=(
-	-M microvm,acpi=on,pit=on,pic=off,rtc=off,x-option-roms=off
-	-m "$mem_mb" -smp "$cpus" -nodefaults -no-user-config -nographic -no-reboot
-	-kernel "$KERNEL" -initrd "$KDIR/initramfs.cpio" -append "$APPEND"
-	-chardev "file,id=con,path=$RUN/console.log"
-	-serial chardev:con
-	-chardev "file,id=out,path=/dev/stdout,append=on"
-	-device isa-serial,chardev=out,iobase=0x2f8,irq=3
-	-fsdev local,id=hostroot,path=/,security_model=none,readonly=on,multidevs=remap
-	-device virtio-9p-device,fsdev=hostroot,mount_tag=hostroot
-	-fsdev "local,id=out,path=$RUN,security_model=none,multidevs=remap"
-	-device virtio-9p-device,fsdev=out,mount_tag=out
-)
+# qemu_cmd DIR OUT: the qemu command line in QARGS for a run whose share is
+# DIR and whose command output goes to the file OUT.
+qemu_cmd() {
+	local dir=$1 out=$2 append
+	append="console=ttyS0 earlyprintk=ttyS0 reboot=t panic=-1 quiet loglevel=4"
+	append+=" mitigations=off 8250.nr_uarts=2 i8042.noaux i8042.nokbd random.trust_cpu=on"
+	append+=" nokaslr no_timer_check cryptomgr.notests sl.out=$dir sl.verbose=$verbose"
+	[ -n "$tsc" ] && append+=" tsc_early_khz=$tsc"
+	QARGS=(
+		-M microvm,acpi=on,pit=on,pic=off,rtc=off,x-option-roms=off
+		-m "$mem_mb" -smp "$cpus" -nodefaults -no-user-config -nographic -no-reboot
+		-kernel "$KERNEL" -initrd "$KDIR/initramfs.cpio" -append "$append"
+		-chardev "file,id=con,path=$dir/console.log"
+		-serial chardev:con
+		-chardev "file,id=out,path=$out,append=on"
+		-device isa-serial,chardev=out,iobase=0x2f8,irq=3
+		-fsdev local,id=hostroot,path=/,security_model=none,readonly=on,multidevs=remap
+		-device virtio-9p-device,fsdev=hostroot,mount_tag=hostroot
+		-fsdev "local,id=out,path=$dir,security_model=none,multidevs=remap"
+		-device virtio-9p-device,fsdev=out,mount_tag=out
+	)
+}
 
-# KVM only if it really works here: one probe boot per host boot, cached.
-accel_args() {
-	local boot_id cache=$VMDIR/kvm.probe
+# KVM only if it really works here (it has failed with internal errors on
+# these machines): one probe boot per host boot, remembered.
+pick_accel() {
+	local boot_id cache=$VMDIR/kvm.probe p r=tcg
 	if [ "${SL_VM_ACCEL:-}" = tcg ] || [ ! -c /dev/kvm ] || [ ! -w /dev/kvm ]; then
 		echo tcg; return
 	fi
@@ -305,32 +311,42 @@ accel_args() {
 	if [ -f "$cache" ] && [ "$(cut -d' ' -f1 "$cache")" = "$boot_id" ]; then
 		cut -d' ' -f2 "$cache"; return
 	fi
-	local p r=tcg
 	p=$(mktemp -d "$VMDIR/probe.XXXXXX")
 	printf 'exit 0\n' > "$p/cmd.sh"
-	local a=${APPEND/sl.out=$RUN/sl.out=$p}
-	if timeout -k 5 60 qemu-system-x86_64 "${qemu_args[@]/$RUN/$p}" -append "$a" \
-		-accel kvm -cpu host >/dev/null 2>&1 </dev/null && [ "$(cat "$p/rc" 2>/dev/null)" = 0 ]; then
+	qemu_cmd "$p" /dev/null
+	if timeout -k 5 60 qemu-system-x86_64 "${QARGS[@]}" -accel kvm -cpu host \
+		>/dev/null 2>&1 </dev/null && [ "$(cat "$p/rc" 2>/dev/null)" = 0 ]; then
 		r=kvm
 	fi
 	rm -rf "$p"
 	echo "$boot_id $r" > "$cache"
 	echo "$r"
 }
-accel=$(accel_args)
+accel=$(pick_accel)
+# The command's output: qemu writes a FIFO, cat copies it to our stdout
+# (qemu reopening /dev/stdout misbehaves when stdout is not a pipe or file).
+mkfifo "$RUN/out"
+cat "$RUN/out" &
+catpid=$!
+qemu_cmd "$RUN" "$RUN/out"
 if [ "$accel" = kvm ]; then
-	qemu_args+=(-accel kvm -cpu host)
+	QARGS+=(-accel kvm -cpu host)
 else
-	qemu_args+=(-accel tcg,thread=multi -cpu max)
+	QARGS+=(-accel tcg,thread=multi -cpu max)
 fi
 
 t0=$(date +%s.%N)
 set +e
-timeout -k 5 "$timeout_s" qemu-system-x86_64 "${qemu_args[@]}" </dev/null 2>"$RUN/qemu.err" &
+timeout -k 5 "$timeout_s" qemu-system-x86_64 "${QARGS[@]}" </dev/null 2>"$RUN/qemu.err" &
 qpid=$!
 wait "$qpid"
 qrc=$?
 qpid=
+# cat ends when qemu's end of the FIFO closes.  If qemu never opened it,
+# cat is still blocked in open(): a writer that opens and closes at once
+# (non-blocking: it fails if cat is already gone) lets it end.
+dd if=/dev/null of="$RUN/out" oflag=nonblock status=none 2>/dev/null || true
+wait "$catpid" 2>/dev/null || true
 set -e
 t1=$(date +%s.%N)
 
