@@ -571,6 +571,10 @@ int sl_ktls_send_alert(int fd, uint8_t level, uint8_t desc)
 	struct cmsghdr *cm = CMSG_FIRSTHDR(&m);
 	ssize_t n;
 
+	/* On a socket without kTLS TX, TCP would ignore the cmsg and send
+	 * the alert's two bytes in the clear. */
+	if (!(sl_ktls_active(fd) & SL_KTLS_DIR_TX))
+		return -ENOTCONN;
 	cm->cmsg_level = SOL_TLS;
 	cm->cmsg_type = TLS_SET_RECORD_TYPE;
 	cm->cmsg_len = CMSG_LEN(sizeof(unsigned char));

@@ -229,11 +229,13 @@ struct sl_ktls_rec {
  *   -EPROTO        another handshake message or a malformed record
  *   other -errno   from the kernel (-EBADMSG: a record failed to decrypt)
  *
- * rec may be NULL.
+ * Bytes without a record type (fd is not kTLS RX) are -EPROTO, never
+ * data.  rec may be NULL.
  */
 ssize_t sl_ktls_recv(int fd, void *buf, size_t len, int flags, struct sl_ktls_rec *rec);
 
-/* Send an alert record (level 1 warning / 2 fatal) on a kTLS TX socket. */
+/* Send an alert record (level 1 warning / 2 fatal) on a kTLS TX socket;
+ * -ENOTCONN (nothing sent) if fd has no kTLS TX. */
 int sl_ktls_send_alert(int fd, uint8_t level, uint8_t desc);
 static inline int sl_ktls_send_close_notify(int fd) { return sl_ktls_send_alert(fd, 1, 0); }
 

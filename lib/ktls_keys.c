@@ -15,8 +15,6 @@
 #include <errno.h>
 #include <pthread.h>
 #include <string.h>
-#include <stdio.h>
-#include <stdlib.h>
 
 #include <linux/tls.h>
 
@@ -286,9 +284,6 @@ int sl_ktls_derive(SSL *ssl, const struct sl_ktls_track *t, enum sl_ktls_cipher 
 	uint64_t seq;
 	int r;
 
-	if (getenv("SL_KTLS_DEBUG"))
-		fprintf(stderr, "derive: md=%p flags=0x%x rd=%llu wr=%llu tx=%d\n", (void *)md, t->flags,
-			(unsigned long long)t->rd_records, (unsigned long long)t->wr_records, tx);
 	if (!md || !(t->flags & SL_TRK_BOUND) || (t->flags & SL_TRK_REKEYED) ||
 	    !(t->flags & (tx ? SL_TRK_WR_EPOCH : SL_TRK_RD_EPOCH)))
 		return -EKEYREJECTED;

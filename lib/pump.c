@@ -46,6 +46,12 @@ int sl_pump_init(struct sl_pump *p, int in, int out, enum sl_pump_mode mode,
 	p->pipe[0] = p->pipe[1] = -1;
 	if (mode != SL_PUMP_SPLICE && mode != SL_PUMP_RW)
 		return -EINVAL;
+	/* A side said to be kernel TLS must be: splice would otherwise move
+	 * plaintext to the partner, or unauthenticated bytes to the MTA. */
+	if ((flags & SL_PUMP_F_OUT_KTLS) && !(sl_ktls_active(out) & SL_KTLS_DIR_TX))
+		return -ENOTCONN;
+	if ((flags & SL_PUMP_F_IN_KTLS) && !(sl_ktls_active(in) & SL_KTLS_DIR_RX))
+		return -ENOTCONN;
 	if (mode == SL_PUMP_SPLICE) {
 		if (pipe2(p->pipe, O_NONBLOCK | O_CLOEXEC) < 0) {
 			p->pipe[0] = p->pipe[1] = -1;
@@ -114,9 +120,14 @@ static int sl_pump_run_splice(struct sl_pump *p, size_t budget)
 	ssize_t n;
 
 	for (;;) {
-		/* Fill the pipe from in until it or in has nothing more. */
-		while (!p->eof_in) {
-			n = splice(p->in, NULL, p->pipe[1], NULL, 1u << 20, sflags);
+		/* Fill the pipe from in until it or in has nothing more, or
+		 * the budget is in the pipe (a pipe of 16 buffers holds far
+		 * more than 64 KiB when TCP hands over large fragments). */
+		size_t want = budget > p->moved + SL_KTLS_RECORD_MAX ?
+			      budget - p->moved : SL_KTLS_RECORD_MAX;
+
+		while (!p->eof_in && p->inflight < want) {
+			n = splice(p->in, NULL, p->pipe[1], NULL, want - p->inflight, sflags);
 			if (n > 0) {
 				p->inflight += (size_t)n;
 				p->bytes_in += (uint64_t)n;

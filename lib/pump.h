@@ -77,7 +77,9 @@ struct sl_pump {
 
 /*
  * Set up p; SPLICE mode creates the pipe (pipe_size 0 = the default,
- * otherwise F_SETPIPE_SZ).  0 or -errno (p is then safe to _done).
+ * otherwise F_SETPIPE_SZ).  0 or -errno (p is then safe to _done);
+ * -ENOTCONN if a side flagged kTLS has no kTLS in that direction (fail
+ * closed: no pump moves plaintext toward a socket believed encrypted).
  */
 int sl_pump_init(struct sl_pump *p, int in, int out, enum sl_pump_mode mode,
 		 unsigned flags, size_t pipe_size);
