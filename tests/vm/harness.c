@@ -312,7 +312,8 @@ static bool h_send_mail(struct h_conn *c, size_t body, char *last, size_t lastle
 	return h_puts(c, "QUIT\r\n") && h_reply(c, "221", last, lastlen);
 }
 
-typedef void (*h_hook)(struct h_conn *c, void *arg);
+/* Runs when MAIL FROM arrives; false ends the dialogue there. */
+typedef bool (*h_hook)(struct h_conn *c, void *arg);
 
 /* The receiving server's side of h_send_mail; hook runs when MAIL FROM
  * arrives (partner actions).  Returns true if the whole body was intact
@@ -329,8 +330,8 @@ static bool h_recv_mail(struct h_conn *c, h_hook on_mail, void *arg, struct h_re
 		if (n <= 0)
 			return false;
 		if (strncmp(line, "MAIL FROM:", 10) == 0) {
-			if (on_mail)
-				on_mail(c, arg);
+			if (on_mail && !on_mail(c, arg))
+				return false;
 			if (!h_puts(c, "250 2.1.0 ok\r\n"))
 				return false;
 		} else if (strncmp(line, "RCPT TO:", 8) == 0) {
@@ -405,7 +406,7 @@ static void h_peer_close(struct h_conn *c)
 	}
 }
 
-static void h_partner_on_mail(struct h_conn *c, void *arg)
+static bool h_partner_on_mail(struct h_conn *c, void *arg)
 {
 	struct h_session *s = arg;
 
@@ -421,16 +422,13 @@ static void h_partner_on_mail(struct h_conn *c, void *arg)
 		s->peer_keyupdated = true;
 		break;
 	case H_ACT_CLOSE_NOTIFY:
+		/* The caller closes with close_notify. */
 		h_puts(c, "421 4.3.2 shutting down\r\n");
-		h_peer_close(c);
-		SSL_free(c->ssl);
-		c->ssl = NULL;
-		close(c->fd);
-		c->fd = -1;
-		pthread_exit(NULL);
+		return false;
 	default:
 		break;
 	}
+	return true;
 }
 
 /* The partner as SMTP server (outbound sessions). */
