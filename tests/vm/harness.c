@@ -527,9 +527,29 @@ static void *h_mta_thread(void *arg)
 /* ------------------------------------------------------------------ */
 /* The controller                                                      */
 
+/* The controller's message callback: the tracker's, plus a count of
+ * ServerHellos (two after a HelloRetryRequest), as the session code would
+ * feed its own observer and the tracker from one callback. */
+struct h_msg {
+	struct sl_ktls_track *t;
+	int server_hellos;
+};
+
+static void h_msg_cb(int write_p, int version, int content_type, const void *buf, size_t len,
+		     SSL *ssl, void *arg)
+{
+	struct h_msg *m = arg;
+
+	if (content_type == SSL3_RT_HANDSHAKE && len > 0 &&
+	    ((const uint8_t *)buf)[0] == SSL3_MT_SERVER_HELLO)
+		m->server_hellos++;
+	sl_ktls_msg_cb(write_p, version, content_type, buf, len, ssl, m->t);
+}
+
 /* The SMTP dialogue and the handshake; returns the SSL or NULL. */
 static SSL *h_ctl_handshake(struct h_session *s, SSL_CTX *ctx, struct h_conn *c,
-			    struct sl_ktls_track *t, const struct sl_ktls_caps *caps)
+			    struct sl_ktls_track *t, const struct sl_ktls_caps *caps,
+			    struct h_msg *msg)
 {
 	const struct h_opts *o = s->o;
 	bool server = o->role == H_INBOUND;
@@ -558,8 +578,10 @@ static SSL *h_ctl_handshake(struct h_session *s, SSL_CTX *ctx, struct h_conn *c,
 		return NULL;
 	if (o->no_openssl_ktls)
 		SSL_clear_options(c->ssl, SSL_OP_ENABLE_KTLS);
-	SSL_set_msg_callback(c->ssl, sl_ktls_msg_cb);
-	SSL_set_msg_callback_arg(c->ssl, t);
+	msg->t = t;
+	msg->server_hellos = 0;
+	SSL_set_msg_callback(c->ssl, h_msg_cb);
+	SSL_set_msg_callback_arg(c->ssl, msg);
 	if ((server ? SSL_accept(c->ssl) : SSL_connect(c->ssl)) != 1) {
 		h_err(s->res, "controller: TLS handshake failed: %s",
 		      ERR_reason_error_string(ERR_peek_last_error()));
@@ -749,6 +771,7 @@ bool h_run(const struct h_opts *o, struct h_result *res)
 	const struct sl_ktls_caps *caps = o->caps ? o->caps : h_caps();
 	struct h_session s = { .o = o, .res = res };
 	struct sl_ktls_track trk;
+	struct h_msg msg;
 	struct h_conn *c = calloc(1, sizeof(*c));
 	SSL_CTX *ctx = NULL;
 	pthread_t peer_t, mta_t;
@@ -772,7 +795,17 @@ bool h_run(const struct h_opts *o, struct h_result *res)
 	h_timeouts(peer[0], tmo);
 	ctx = h_ctx(o->role == H_INBOUND, o->tls_version, o->cipher, o->tickets);
 	s.peer_ctx = h_ctx(o->role == H_OUTBOUND, o->tls_version, o->cipher, o->tickets);
-	if (!ctx || !s.peer_ctx || sl_ktls_ctx_init(ctx) < 0) {
+	if (ctx && s.peer_ctx && o->hrr) {
+		/* The client's first key share (X25519) is not the server's
+		 * only group: the server must ask again. */
+		SSL_CTX *cl = o->role == H_OUTBOUND ? ctx : s.peer_ctx;
+		SSL_CTX *sv = o->role == H_OUTBOUND ? s.peer_ctx : ctx;
+
+		if (!SSL_CTX_set1_groups_list(cl, "X25519:P-256") ||
+		    !SSL_CTX_set1_groups_list(sv, "P-256"))
+			h_err(res, "groups for HelloRetryRequest");
+	}
+	if (!ctx || !s.peer_ctx || res->error[0] || sl_ktls_ctx_init(ctx) < 0) {
 		h_err(res, "SSL_CTX for %s failed", o->cipher);
 		goto out;
 	}
@@ -781,7 +814,8 @@ bool h_run(const struct h_opts *o, struct h_result *res)
 	peer_started = true;
 
 	c->fd = peer[0];
-	ssl = h_ctl_handshake(&s, ctx, c, &trk, caps);
+	ssl = h_ctl_handshake(&s, ctx, c, &trk, caps, &msg);
+	res->server_hellos = msg.server_hellos;
 	if (!ssl) {
 		h_err(res, "controller: SMTP/TLS dialogue failed");
 		goto out;
@@ -888,6 +922,7 @@ long h_heap_per_session(int n, int tls_version, const char *cipher, char *err, s
 	for (i = 0; i <= n; i++) {
 		struct h_conn *c = calloc(1, sizeof(*c));
 		struct sl_ktls_track trk;
+		struct h_msg msg;
 		int fds[2];
 		SSL *ssl;
 
@@ -908,7 +943,7 @@ long h_heap_per_session(int n, int tls_version, const char *cipher, char *err, s
 		}
 		close(fds[1]);
 		c->fd = fds[0];
-		ssl = h_ctl_handshake(&s, ctx, c, &trk, caps);
+		ssl = h_ctl_handshake(&s, ctx, c, &trk, caps, &msg);
 		if (!ssl || sl_ktls_handoff(ssl, &trk, caps, c->len - c->off, NULL) < 0) {
 			snprintf(err, len, "session %d: handoff failed (%s)", i, res.error);
 			SSL_free(c->ssl);

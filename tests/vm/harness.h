@@ -58,6 +58,7 @@ struct h_opts {
 	bool no_openssl_ktls;		/* clear SSL_OP_ENABLE_KTLS: own keys only */
 	size_t pipe_size;		/* splice pumps: 0 = default */
 	bool check_busy;		/* first try the handoff with 1 byte "buffered" */
+	bool hrr;			/* TLS 1.3: force a HelloRetryRequest */
 	unsigned timeout_s;		/* whole session; 0 = 180 */
 };
 
@@ -80,6 +81,7 @@ struct h_result {
 	double wall_s;			/* relay phase: wall time */
 	double cpu_s;			/* relay phase: controller thread CPU */
 	bool timed_out;
+	int server_hellos;		/* seen by the controller: 2 = HelloRetryRequest */
 };
 
 /* The kernel's capabilities, probed once. */

@@ -84,6 +84,8 @@ static void expect_ktls(const char *name, const struct h_opts *o, enum sl_ktls_b
 	bool ok = true;
 
 	h_run(o, &r);
+	if (o->hrr)
+		ok &= tap_int(r.server_hellos, 2, "%s: the server did ask again", name);
 	ok &= tap_ok(r.handoff == 0 && r.active == (SL_KTLS_DIR_TX | SL_KTLS_DIR_RX),
 		     "%s: handoff, kernel TLS active for TX and RX", name);
 	if (want_tx)
@@ -173,6 +175,14 @@ static void t_ciphers(void)
 				    .body = 16 * KIB, .tickets = 0 };
 
 		expect_ktls("outbound TLSv1.3, no session tickets", &o, 0, 0);
+		o.tickets = -1;
+		o.hrr = true;
+		o.no_openssl_ktls = true;
+		expect_ktls("outbound TLSv1.3 after a HelloRetryRequest, own keys", &o,
+			    SL_KTLS_BY_SMTPLOCK, SL_KTLS_BY_SMTPLOCK);
+		o.role = H_INBOUND;
+		expect_ktls("inbound TLSv1.3 after a HelloRetryRequest, own keys", &o,
+			    SL_KTLS_BY_SMTPLOCK, SL_KTLS_BY_SMTPLOCK);
 	}
 }
 
