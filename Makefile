@@ -70,10 +70,11 @@ UNIT_BIN := $(patsubst tests/unit/%.c,$(BUILD)/tests/%,$(UNIT_SRC))
 TAP_OBJ  := $(BUILD)/tests/tap.o
 
 # kTLS tests and benchmarks that run inside the VM (scripts/vm.sh):
-# tests/vm/{test,bench}_*.c + tests/vm/harness.c → $(BUILD)/vm-tests/.
+# tests/vm/{test,bench}_*.c, each linked with tests/vm/harness*.c,
+# → $(BUILD)/vm-tests/.
 VMT_SRC  := $(wildcard tests/vm/test_*.c tests/vm/bench_*.c)
 VMT_BIN  := $(patsubst tests/vm/%.c,$(BUILD)/vm-tests/%,$(VMT_SRC))
-VMT_HARNESS := $(BUILD)/vm-tests/harness.o
+VMT_HARNESS := $(patsubst tests/vm/%.c,$(BUILD)/vm-tests/%.o,$(wildcard tests/vm/harness*.c))
 
 FUZZ_SRC := $(wildcard tests/fuzz/fuzz_*.c)
 FUZZ_BIN := $(patsubst tests/fuzz/%.c,$(BUILD)/fuzz/%,$(FUZZ_SRC))
@@ -135,7 +136,7 @@ $(BUILD)/tests/%: tests/unit/%.c $(TAP_OBJ) $(LIB)
 unit: $(UNIT_BIN)
 
 # ---- tests that run inside the VM ----
-$(VMT_HARNESS): tests/vm/harness.c $(LIB)
+$(BUILD)/vm-tests/%.o: tests/vm/%.c | $(BPF_SKEL)
 	$(call msg,CC,$@)
 	$(Q)mkdir -p $(@D)
 	$(Q)$(CC) $(CFLAGS) -Itests/unit -MMD -MP -c $< -o $@
