@@ -75,6 +75,41 @@ void sl_pump_done(struct sl_pump *p)
 	p->buf_off = p->buf_len = 0;
 }
 
+int sl_pump_push(struct sl_pump *p, const void *buf, size_t len)
+{
+	ssize_t n;
+
+	if (!len)
+		return 0;
+	if (p->inflight || p->buf_len)
+		return -EBUSY;
+	if (p->mode == SL_PUMP_SPLICE) {
+		int cap = fcntl(p->pipe[1], F_GETPIPE_SZ);
+
+		if (cap < 0)
+			return -errno;
+		if (len > (size_t)cap)
+			return -ENOBUFS;
+		n = write(p->pipe[1], buf, len);
+		if (n < 0)
+			return -errno;
+		if ((size_t)n != len)
+			return -ENOBUFS;	/* cannot happen in an empty pipe */
+		p->inflight = len;
+	} else {
+		if (len > UINT32_MAX)
+			return -ENOBUFS;
+		p->buf = malloc(len);
+		if (!p->buf)
+			return -ENOMEM;
+		memcpy(p->buf, buf, len);
+		p->buf_off = 0;
+		p->buf_len = (uint32_t)len;
+	}
+	p->bytes_in += len;
+	return 0;
+}
+
 static int sl_pump_fail(struct sl_pump *p, enum sl_pump_side side, int err)
 {
 	p->err_side = side;

@@ -85,6 +85,15 @@ int sl_pump_init(struct sl_pump *p, int in, int out, enum sl_pump_mode mode,
 		 unsigned flags, size_t pipe_size);
 
 /*
+ * Queue bytes that were read from `in` before the pump took over (what
+ * the MTA pipelined, what a handshake buffer still held): they go out
+ * first, in order, and count as read from in.  Call before the first
+ * sl_pump_run().  0, -ENOBUFS (SPLICE: more than the empty pipe takes,
+ * 64 KiB by default), -EBUSY (bytes already queued) or -errno.
+ */
+int sl_pump_push(struct sl_pump *p, const void *buf, size_t len);
+
+/*
  * Move bytes until one side would block, in ends, or budget bytes were
  * written (0 = 1 MiB).  Returns an enum sl_pump_status, or -errno with
  * p->err_side, p->err and (for control records) p->rec filled:

@@ -53,6 +53,7 @@ static uint8_t pattern(uint64_t i)
 struct peer {
 	int fd;
 	size_t n;
+	size_t from;		/* writer: the stream starts at this offset */
 	bool ok;		/* reader: all bytes as written, then EOF */
 	size_t got;
 };
@@ -61,7 +62,7 @@ static void *writer(void *arg)
 {
 	struct peer *p = arg;
 	uint8_t buf[8192];
-	size_t off = 0;
+	size_t off = p->from;
 
 	while (off < p->n) {
 		size_t k = p->n - off < sizeof(buf) ? p->n - off : sizeof(buf);
@@ -129,15 +130,19 @@ struct relay_case {
 	size_t bytes;
 	int bufsize;		/* small socket buffers force back-pressure */
 	size_t budget;
+	size_t pushed;		/* of bytes, this many queued with sl_pump_push */
 };
 
 static const struct relay_case relay_cases[] = {
-	{ "splice, 4 MiB, small buffers", SL_PUMP_SPLICE, 4u << 20, 16384, 0 },
-	{ "rw, 4 MiB, small buffers", SL_PUMP_RW, 4u << 20, 16384, 0 },
-	{ "splice, empty stream", SL_PUMP_SPLICE, 0, 0, 0 },
-	{ "rw, empty stream", SL_PUMP_RW, 0, 0, 0 },
-	{ "splice, 1 MiB, 64 KiB budget", SL_PUMP_SPLICE, 1u << 20, 0, 65536 },
-	{ "rw, 1 MiB, 64 KiB budget", SL_PUMP_RW, 1u << 20, 0, 65536 },
+	{ "splice, 4 MiB, small buffers", SL_PUMP_SPLICE, 4u << 20, 16384, 0, 0 },
+	{ "rw, 4 MiB, small buffers", SL_PUMP_RW, 4u << 20, 16384, 0, 0 },
+	{ "splice, empty stream", SL_PUMP_SPLICE, 0, 0, 0, 0 },
+	{ "rw, empty stream", SL_PUMP_RW, 0, 0, 0, 0 },
+	{ "splice, 1 MiB, 64 KiB budget", SL_PUMP_SPLICE, 1u << 20, 0, 65536, 0 },
+	{ "rw, 1 MiB, 64 KiB budget", SL_PUMP_RW, 1u << 20, 0, 65536, 0 },
+	{ "splice, 1000 bytes pushed first", SL_PUMP_SPLICE, 1u << 20, 16384, 0, 1000 },
+	{ "rw, 1000 bytes pushed first", SL_PUMP_RW, 1u << 20, 16384, 0, 1000 },
+	{ "splice, only pushed bytes", SL_PUMP_SPLICE, 4096, 0, 0, 4096 },
 };
 
 static void t_relay(const struct relay_case *c)
@@ -151,18 +156,29 @@ static void t_relay(const struct relay_case *c)
 	if (!tap_ok(tcp_pair(a, c->bufsize) == 0 && tcp_pair(b, c->bufsize) == 0,
 		    "%s: socket pairs", c->name))
 		return;
-	w = (struct peer){ .fd = a[0], .n = c->bytes };
+	w = (struct peer){ .fd = a[0], .n = c->bytes, .from = c->pushed };
 	rd = (struct peer){ .fd = b[1], .n = c->bytes };
 	fcntl(a[1], F_SETFL, O_NONBLOCK);
 	fcntl(b[0], F_SETFL, O_NONBLOCK);
 	tap_int(sl_pump_init(&p, a[1], b[0], c->mode, 0, 0), 0, "%s: init", c->name);
+	if (c->pushed) {
+		/* The stream's head was "read before the pump": it must come
+		 * out first, then the rest from the socket. */
+		uint8_t *head = malloc(c->pushed);
+
+		for (size_t i = 0; i < c->pushed; i++)
+			head[i] = pattern(i);
+		tap_int(sl_pump_push(&p, head, c->pushed), 0, "%s: push", c->name);
+		tap_int(sl_pump_push(&p, head, 1), -EBUSY, "%s: a second push is refused", c->name);
+		free(head);
+	}
 	pthread_create(&wt, NULL, writer, &w);
 	pthread_create(&rt, NULL, reader, &rd);
 	st = drive(&p, c->budget, seen);
 	pthread_join(wt, NULL);
 	pthread_join(rt, NULL);
 	tap_int(st, SL_PUMP_DONE, "%s: done after the source's end", c->name);
-	tap_ok(w.ok && rd.ok, "%s: every byte in order, then EOF at the sink (%zu of %zu)",
+	tap_ok((w.ok || c->pushed == c->bytes) && rd.ok, "%s: every byte in order, then EOF at the sink (%zu of %zu)",
 	       c->name, rd.got, c->bytes);
 	tap_ok(p.bytes_in == c->bytes && p.bytes_out == c->bytes && p.eof_in,
 	       "%s: counters in=%llu out=%llu", c->name, (unsigned long long)p.bytes_in,
@@ -229,6 +245,21 @@ static void t_fake_ktls(void)
 	close(a[0]), close(a[1]);
 }
 
+static void t_push_limits(void)
+{
+	static uint8_t big[1u << 20];
+	struct sl_pump p;
+	int a[2];
+
+	if (tcp_pair(a, 0) < 0)
+		return;
+	sl_pump_init(&p, a[0], a[1], SL_PUMP_SPLICE, 0, 0);
+	tap_int(sl_pump_push(&p, big, sizeof(big)), -ENOBUFS, "splice: a push beyond the pipe is refused");
+	tap_int(sl_pump_push(&p, big, 0), 0, "splice: an empty push is nothing");
+	sl_pump_done(&p);
+	close(a[0]), close(a[1]);
+}
+
 static void t_names(void)
 {
 	static const struct { int st; const char *name; } st[] = {
@@ -254,5 +285,6 @@ int main(void)
 	t_sink_gone(SL_PUMP_SPLICE);
 	t_sink_gone(SL_PUMP_RW);
 	t_fake_ktls();
+	t_push_limits();
 	return tap_done();
 }
