@@ -38,16 +38,6 @@ const char *sl_ktls_cipher_name(enum sl_ktls_cipher c)
 	return sl_ktls_cipher_names[c];
 }
 
-const char *sl_ktls_mode_name(enum sl_ktls_mode m)
-{
-	switch (m) {
-	case SL_KTLS_PREFERRED: return "preferred";
-	case SL_KTLS_REQUIRED: return "required";
-	case SL_KTLS_OFF: return "off";
-	}
-	return "unknown";
-}
-
 static const char *sl_ktls_by_name(enum sl_ktls_by b)
 {
 	switch (b) {

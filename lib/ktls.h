@@ -63,7 +63,6 @@ enum sl_ktls_cipher {
 };
 
 const char *sl_ktls_cipher_name(enum sl_ktls_cipher c);	/* "aes-gcm-128" */
-const char *sl_ktls_mode_name(enum sl_ktls_mode m);		/* "preferred" */
 
 /* Index of the TLS version in the caps arrays. */
 #define SL_KTLS_V12	0

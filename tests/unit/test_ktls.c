@@ -85,9 +85,9 @@ static void t_names(void)
 		tap_str(sl_ktls_info_str(&info[i], buf, sizeof(buf)), want[i], "info string %zu", i);
 	tap_str(sl_ktls_cipher_name(SL_KTLS_AES_CCM_128), "aes-ccm-128", "cipher name");
 	tap_str(sl_ktls_cipher_name(SL_KTLS_N_CIPHERS), "unknown", "cipher name out of range");
-	tap_str(sl_ktls_mode_name(SL_KTLS_PREFERRED), "preferred", "mode preferred");
-	tap_str(sl_ktls_mode_name(SL_KTLS_REQUIRED), "required", "mode required");
-	tap_str(sl_ktls_mode_name(SL_KTLS_OFF), "off", "mode off");
+	tap_str(sl_ktls_name(SL_KTLS_PREFERRED), "preferred", "mode preferred");
+	tap_str(sl_ktls_name(SL_KTLS_REQUIRED), "required", "mode required");
+	tap_str(sl_ktls_name(SL_KTLS_OFF), "off", "mode off");
 }
 
 /* Whatever the kernel: the probe's answer is consistent. */
