@@ -19,6 +19,7 @@
 
 #include "daemon_int.h"
 #include "log.h"
+#include "sessions.h"
 
 /* ---- small helpers ----------------------------------------------------------- */
 
@@ -87,18 +88,37 @@ void sl_policy_ref_put(struct sl_policy_ref *ref)
 {
 	if (!ref || --ref->refs > 0)
 		return;
+	sl_session_rt_free(ref->rt);
 	sl_policy_free(ref->policy);
 	free(ref);
 }
 
-static struct sl_policy_ref *sl_policy_ref_new(struct sl_policy *p)
+/*
+ * A reference to a newly loaded policy, with its session runtime (TLS
+ * contexts, secrets) built: a policy whose certificates or secrets cannot
+ * be used is refused here, before anything changes.  Takes p; on failure
+ * p is freed and err says why.
+ */
+static struct sl_policy_ref *sl_policy_ref_new(struct sl_policy *p, char *err, size_t errlen)
 {
 	struct sl_policy_ref *r = calloc(1, sizeof(*r));
+	int rc;
 
-	if (r) {
-		r->policy = p;
-		r->refs = 1;
+	if (!r) {
+		snprintf(err, errlen, "%s", strerror(ENOMEM));
+		sl_policy_free(p);
+		return NULL;
 	}
+	rc = sl_session_rt_new(p, &r->rt, err, errlen);
+	if (rc < 0) {
+		if (!err[0])
+			snprintf(err, errlen, "%s", strerror(-rc));
+		sl_policy_free(p);
+		free(r);
+		return NULL;
+	}
+	r->policy = p;
+	r->refs = 1;
 	return r;
 }
 
@@ -328,6 +348,7 @@ static bool sl_str_same(const char *a, const char *b)
 
 static void sl_reload(struct sl_daemon *d)
 {
+	char err[512] = "", q[600];
 	struct sl_diags dg = { 0 };
 	struct sl_policy *np = NULL;
 	struct sl_policy_ref *old = d->priv->pref, *nref;
@@ -350,10 +371,10 @@ static void sl_reload(struct sl_daemon *d)
 	    d->policy->inbound.present != np->inbound.present)
 		sl_log(SL_LOG_WARN, "event=reload_partial msg=\"controller.listen, cgroup, pin_path "
 		       "and inbound.listen take effect at the next start\"");
-	nref = sl_policy_ref_new(np);
+	nref = sl_policy_ref_new(np, err, sizeof(err));
 	if (!nref) {
-		sl_policy_free(np);
-		sl_log(SL_LOG_ERR, "event=reload_failed err=%s action=kept_old", strerror(ENOMEM));
+		sl_log(SL_LOG_ERR, "event=reload_failed err=%s action=kept_old",
+		       sl_logq(q, sizeof(q), err));
 		return;
 	}
 	r = sl_partners_build(d, np);
@@ -539,6 +560,7 @@ static void sl_daemon_stop(struct sl_daemon *d)
 	if (d->loop) {
 		sl_loop_del(d->loop, &p->ev_io);
 		sl_loop_del(d->loop, &p->sig_io);
+		sl_sessions_shutdown();
 		sl_partners_free(d);
 	}
 	if (p->sig_fd >= 0)
@@ -558,6 +580,7 @@ static void sl_daemon_stop(struct sl_daemon *d)
 int sl_daemon_main(const struct sl_daemon_opts *o)
 {
 	struct sl_daemon_priv priv = { .opts = *o, .sig_fd = -1, .ready_fd = -1, .initial = true };
+	char err[512] = "";
 	struct sl_daemon d = { .priv = &priv };
 	struct sl_diags dg = { 0 };
 	struct sl_policy *p = NULL;
@@ -579,9 +602,10 @@ int sl_daemon_main(const struct sl_daemon_opts *o)
 		return 1;
 	}
 	sl_diags_done(&dg);
-	priv.pref = sl_policy_ref_new(p);
+	priv.pref = sl_policy_ref_new(p, err, sizeof(err));
 	if (!priv.pref) {
-		sl_policy_free(p);
+		fprintf(stderr, "%s: %s\nsmtplock: run: policy unusable, nothing attached\n",
+			o->policy_path, err);
 		return 1;
 	}
 	d.policy = p;

@@ -31,6 +31,7 @@
 #include "smtplock.h"
 
 struct sl_daemon_priv;
+struct sl_session_rt;
 struct sl_daemon;
 
 /*
@@ -41,6 +42,7 @@ struct sl_daemon;
  */
 struct sl_policy_ref {
 	struct sl_policy *policy;
+	struct sl_session_rt *rt;	/* TLS contexts, secrets (sessions.h) */
 	unsigned refs;
 };
 

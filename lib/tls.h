@@ -28,15 +28,9 @@
 #include <openssl/ssl.h>
 
 #include "policy.h"
+#include "resolve.h"	/* struct sl_tlsa */
 
 #define SL_TLS_REASON_MAX	256
-
-/* A TLSA record (RFC 6698), from a DNSSEC-validated answer. */
-struct sl_tlsa {
-	uint8_t usage, selector, mtype;
-	uint8_t *data;
-	size_t len;
-};
 
 struct sl_tls_ctx {
 	SSL_CTX *ctx;

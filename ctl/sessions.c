@@ -1,0 +1,498 @@
+/* SPDX-License-Identifier: GPL-2.0 OR BSD-2-Clause */
+/*
+ * sessions.c — the daemon's session hooks (daemon.h): outbound and inbound
+ * sessions on the daemon's loop.
+ *
+ * Per loaded policy, a runtime (struct sl_session_rt) holds what sessions
+ * need and what must not be read per session: the OpenSSL contexts of
+ * every partner and the partners' passwords.  It is built when a policy is
+ * loaded — at start and at reload, before the policy is swapped in — so a
+ * certificate or secret that cannot be read makes the policy invalid and
+ * changes nothing.  A session holds a reference to its policy (and so to
+ * the runtime) until it ends: a reload never pulls contexts from under a
+ * running session.
+ *
+ * Each session logs exactly one line when it ends (result=…), with peer
+ * text made printable.
+ */
+#include <arpa/inet.h>
+#include <errno.h>
+#include <netinet/in.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include <openssl/crypto.h>
+
+#include "daemon_int.h"
+#include "inbound.h"
+#include "log.h"
+#include "outbound.h"
+#include "resolve.h"
+#include "sessions.h"
+#include "smtp.h"
+
+#define SL_CONNECT_TIMEOUT_MS	30000
+#define SL_AUTH_FAIL_DELAY_MS	1000
+#define SL_AUTH_MAX_FAILURES	3
+
+struct sl_session_rt {
+	size_t n;
+	struct sl_tls_ctx **client;	/* outbound partners */
+	struct sl_tls_ctx **server;	/* inbound partners */
+	char **secret;			/* partners with auth */
+};
+
+/* One live session, for the count and for shutdown. */
+struct sl_sess {
+	struct sl_daemon *d;
+	struct sl_policy_ref *ref;
+	uint64_t id;
+	bool inbound;
+	union {
+		struct sl_outbound *ob;
+		struct sl_inbound *in;
+	};
+	struct sl_tlsa_result tlsa;	/* verify: dane */
+	struct sockaddr_storage backend;	/* inbound: lives as long as the session */
+	struct sl_sess *prev, *next;
+};
+
+/* A DANE session waiting for its TLSA answer (worker job). */
+struct sl_tlsa_wait {
+	struct sl_job job;
+	struct sl_sess *sess;
+	struct sl_outbound_params prm;
+	char mx[SL_DOMAIN_MAX];
+	int fd;
+	int r;
+};
+
+static struct sl_sess *sl_sessions;
+static size_t sl_n_sessions;
+static struct sl_inbound_caps sl_backend_caps;
+
+/* ---- the per-policy runtime --------------------------------------------- */
+
+void sl_session_rt_free(struct sl_session_rt *rt)
+{
+	if (!rt)
+		return;
+	for (size_t i = 0; i < rt->n; i++) {
+		sl_tls_ctx_free(rt->client[i]);
+		sl_tls_ctx_free(rt->server[i]);
+		if (rt->secret[i]) {
+			OPENSSL_cleanse(rt->secret[i], strlen(rt->secret[i]));
+			free(rt->secret[i]);
+		}
+	}
+	free(rt->client);
+	free(rt->server);
+	free(rt->secret);
+	free(rt);
+}
+
+int sl_session_rt_new(const struct sl_policy *p, struct sl_session_rt **ret,
+		      char *err, size_t errlen)
+{
+	struct sl_session_rt *rt = calloc(1, sizeof(*rt));
+	char reason[SL_TLS_REASON_MAX];
+	int r = -ENOMEM;
+
+	if (!rt)
+		return -ENOMEM;
+	rt->n = p->n_partners;
+	rt->client = calloc(rt->n + 1, sizeof(*rt->client));
+	rt->server = calloc(rt->n + 1, sizeof(*rt->server));
+	rt->secret = calloc(rt->n + 1, sizeof(*rt->secret));
+	if (!rt->client || !rt->server || !rt->secret)
+		goto fail;
+	for (size_t i = 0; i < rt->n; i++) {
+		const struct sl_partner *pt = &p->partners[i];
+
+		if (pt->direction & SL_DIR_OUTBOUND) {
+			unsigned flags = pt->mode == SL_MODE_TESTING ? SL_TLS_F_LENIENT : 0;
+
+			r = sl_tls_client_ctx_new(&pt->tls, flags, &rt->client[i], reason,
+						  sizeof(reason));
+			if (r < 0) {
+				snprintf(err, errlen, "%s: tls: %s", pt->domain, reason);
+				goto fail;
+			}
+			if (pt->has_auth) {
+				r = sl_policy_read_secret(pt->auth.password_file, &rt->secret[i]);
+				if (r < 0) {
+					snprintf(err, errlen, "%s: auth.password_file %s: %s", pt->domain,
+						 pt->auth.password_file, strerror(-r));
+					goto fail;
+				}
+			}
+		}
+		if ((pt->direction & SL_DIR_INBOUND) && pt->has_inbound && p->inbound.present) {
+			r = sl_tls_server_ctx_new(p->inbound.cert, p->inbound.key, &pt->inbound,
+						  false, &rt->server[i], reason, sizeof(reason));
+			if (r < 0) {
+				snprintf(err, errlen, "%s: inbound tls: %s", pt->domain, reason);
+				goto fail;
+			}
+		}
+	}
+	*ret = rt;
+	return 0;
+fail:
+	sl_session_rt_free(rt);
+	return r;
+}
+
+/* ---- bookkeeping ----------------------------------------------------------- */
+
+static struct sl_sess *sl_sess_new(struct sl_daemon *d, uint64_t id, bool inbound)
+{
+	struct sl_sess *s = calloc(1, sizeof(*s));
+
+	if (!s)
+		return NULL;
+	s->d = d;
+	s->id = id;
+	s->inbound = inbound;
+	s->ref = sl_daemon_policy_hold(d);
+	s->next = sl_sessions;
+	if (sl_sessions)
+		sl_sessions->prev = s;
+	sl_sessions = s;
+	sl_n_sessions++;
+	return s;
+}
+
+static void sl_sess_free(struct sl_sess *s)
+{
+	if (s->prev)
+		s->prev->next = s->next;
+	else
+		sl_sessions = s->next;
+	if (s->next)
+		s->next->prev = s->prev;
+	sl_n_sessions--;
+	sl_tlsa_result_done(&s->tlsa);
+	sl_policy_ref_put(s->ref);
+	free(s);
+}
+
+size_t sl_sessions_active(void)
+{
+	return sl_n_sessions;
+}
+
+void sl_sessions_shutdown(void)
+{
+	while (sl_sessions) {
+		struct sl_sess *s = sl_sessions;
+
+		if (s->inbound && s->in)
+			sl_inbound_abort(s->in);
+		else if (!s->inbound && s->ob)
+			sl_outbound_abort(s->ob);
+		sl_sess_free(s);
+	}
+}
+
+/* Too many sessions: defer, never queue without bound. */
+static bool sl_sessions_full(struct sl_daemon *d)
+{
+	unsigned max = d->policy->controller.max_sessions;
+
+	return max && sl_n_sessions >= max;
+}
+
+static size_t sl_partner_index(const struct sl_policy *p, const struct sl_partner *pt)
+{
+	return (size_t)(pt - p->partners);
+}
+
+static void sl_reply_close(int fd, const char *line)
+{
+	ssize_t w = send(fd, line, strlen(line), MSG_NOSIGNAL | MSG_DONTWAIT);
+
+	(void)w;
+	shutdown(fd, SHUT_WR);
+	close(fd);
+}
+
+/* ---- outbound ----------------------------------------------------------------- */
+
+static int sl_ob_tag(void *arg, int fd, enum sl_sock_tag tag, uint32_t policy_id)
+{
+	struct sl_sess *s = arg;
+
+	return sl_daemon_tag(s->d, fd, tag, policy_id);
+}
+
+static void sl_ob_step(void *arg, struct sl_outbound *ob, const char *step, const char *detail)
+{
+	struct sl_sess *s = arg;
+	char q[700];
+
+	(void)ob;
+	sl_log(SL_LOG_DEBUG, "event=step session=%llu step=%s detail=%s",
+	       (unsigned long long)s->id, step, sl_logq(q, sizeof(q), detail));
+}
+
+static void sl_ob_done(void *arg, struct sl_outbound *ob)
+{
+	struct sl_sess *s = arg;
+	const struct sl_outbound_result *r = sl_outbound_result(ob);
+	const struct sl_outbound_params *p = sl_outbound_params(ob);
+	char reason[600], would[600];
+
+	sl_log(r->reason[0] && strcmp(r->result, "relayed") ? SL_LOG_WARN : SL_LOG_INFO,
+	       "session=%llu direction=out domain=%s mx=%s addr=%s tls=%s cipher=%s verify=%s "
+	       "auth=%s result=%s datapath=%s bytes_up=%llu bytes_down=%llu ms=%llu%s%s%s%s",
+	       (unsigned long long)s->id, p->partner->domain, p->mx, r->addr, r->tls, r->cipher,
+	       r->verify, r->auth, r->result, sl_datapath_name(r->path),
+	       (unsigned long long)r->bytes_up, (unsigned long long)r->bytes_down,
+	       (unsigned long long)r->ms,
+	       r->reason[0] ? " reason=" : "", r->reason[0] ? sl_logq(reason, sizeof(reason), r->reason) : "",
+	       r->would_defer[0] ? " would_defer=" : "",
+	       r->would_defer[0] ? sl_logq(would, sizeof(would), r->would_defer) : "");
+	sl_sess_free(s);
+}
+
+static void sl_ob_launch(struct sl_sess *s, struct sl_outbound_params *prm, int fd)
+{
+	struct sl_daemon *d = s->d;
+	const struct sl_controller *c = &s->ref->policy->controller;
+	struct sl_outbound_env env = {
+		.loop = d->loop,
+		.hostname = c->hostname,
+		.timeout_ms = c->timeout_ms,
+		.connect_timeout_ms = c->timeout_ms < SL_CONNECT_TIMEOUT_MS ? c->timeout_ms
+									     : SL_CONNECT_TIMEOUT_MS,
+		.tag = sl_ob_tag,
+		.step = sl_log_verbose() ? sl_ob_step : NULL,
+		.done = sl_ob_done,
+		.arg = s,
+	};
+	int r;
+
+	if (s->tlsa.n) {
+		prm->tlsa = (const struct sl_tlsa *)s->tlsa.v;
+		prm->n_tlsa = s->tlsa.n;
+		prm->tlsa_secure = s->tlsa.ad;
+	}
+	r = sl_outbound_start(&env, prm, &s->ob);
+	if (r < 0) {
+		sl_log(SL_LOG_ERR, "session=%llu direction=out domain=%s result=deferred "
+		       "reason=\"cannot start session: %s\"", (unsigned long long)s->id,
+		       prm->partner->domain, strerror(-r));
+		sl_reply_close(fd, "421 4.3.0 smtplock: cannot start session\r\n");
+		sl_sess_free(s);
+	}
+}
+
+static void sl_tlsa_work(void *arg)
+{
+	struct sl_tlsa_wait *w = arg;
+	uint16_t port = ntohs(((struct sockaddr_in *)&w->prm.dst)->sin_port);
+
+	w->r = sl_resolve_tlsa(w->mx, port, &w->sess->tlsa);
+}
+
+static void sl_tlsa_done(void *arg)
+{
+	struct sl_tlsa_wait *w = arg;
+
+	/* A failed lookup leaves no records: the session fails with
+	 * "no usable TLSA records", which is the DANE verdict. */
+	if (w->r < 0)
+		sl_log(SL_LOG_WARN, "session=%llu event=tlsa_lookup_failed mx=%s err=%s",
+		       (unsigned long long)w->sess->id, w->mx, strerror(-w->r));
+	w->prm.mx = w->mx;
+	sl_ob_launch(w->sess, &w->prm, w->fd);
+	free(w);
+}
+
+void sl_outbound_accept(struct sl_daemon *d, uint64_t session, int fd,
+			const struct sl_orig *orig, const struct sl_partner *p,
+			const char *mx_name)
+{
+	struct sl_outbound_params prm = { .id = session, .mta_fd = fd, .partner = p };
+	struct sl_session_rt *rt;
+	struct sl_sess *s;
+	size_t idx;
+
+	if (sl_sessions_full(d)) {
+		sl_log(SL_LOG_WARN, "session=%llu direction=out domain=%s result=deferred "
+		       "reason=\"too many sessions\"", (unsigned long long)session, p->domain);
+		sl_reply_close(fd, "421 4.3.2 smtplock: too many sessions, try again later\r\n");
+		return;
+	}
+	s = sl_sess_new(d, session, false);
+	if (!s) {
+		sl_reply_close(fd, "421 4.3.0 smtplock: out of memory\r\n");
+		return;
+	}
+	rt = s->ref->rt;
+	idx = sl_partner_index(s->ref->policy, p);
+	if (!rt || idx >= rt->n || !rt->client[idx]) {
+		sl_log(SL_LOG_ERR, "session=%llu direction=out domain=%s result=deferred "
+		       "reason=\"no TLS context for this partner\"", (unsigned long long)session,
+		       p->domain);
+		sl_reply_close(fd, "421 4.3.0 smtplock: partner not configured for outbound\r\n");
+		sl_sess_free(s);
+		return;
+	}
+	/* The original destination, as the MTA asked for it. */
+	if (orig->family == AF_INET6 &&
+	    !(orig->addr[10] == 0xff && orig->addr[11] == 0xff &&
+	      !memcmp(orig->addr, "\0\0\0\0\0\0\0\0\0\0", 10))) {
+		struct sockaddr_in6 *s6 = (struct sockaddr_in6 *)&prm.dst;
+
+		s6->sin6_family = AF_INET6;
+		memcpy(&s6->sin6_addr, orig->addr, 16);
+		s6->sin6_port = htons(orig->port);
+		prm.dst_len = sizeof(*s6);
+	} else {
+		struct sockaddr_in *s4 = (struct sockaddr_in *)&prm.dst;
+
+		s4->sin_family = AF_INET;
+		memcpy(&s4->sin_addr, orig->addr + 12, 4);
+		s4->sin_port = htons(orig->port);
+		prm.dst_len = sizeof(*s4);
+	}
+	prm.policy_id = orig->policy_id ? orig->policy_id : sl_daemon_policy_id(d, p->domain);
+	prm.tls = rt->client[idx];
+	prm.password = rt->secret[idx];
+	prm.mx = mx_name && mx_name[0] ? mx_name : p->domain;
+	prm.owner = s;
+
+	if (p->tls.verify == SL_VERIFY_DANE) {
+		struct sl_tlsa_wait *w = calloc(1, sizeof(*w));
+
+		if (!w) {
+			sl_reply_close(fd, "421 4.3.0 smtplock: out of memory\r\n");
+			sl_sess_free(s);
+			return;
+		}
+		w->sess = s;
+		w->prm = prm;
+		w->fd = fd;
+		snprintf(w->mx, sizeof(w->mx), "%s", prm.mx);
+		w->job = (struct sl_job){ .work = sl_tlsa_work, .done = sl_tlsa_done, .arg = w };
+		if (sl_loop_submit(d->loop, &w->job) == 0)
+			return;
+		free(w);
+	}
+	sl_ob_launch(s, &prm, fd);
+}
+
+/* ---- inbound ------------------------------------------------------------------ */
+
+static void sl_in_done(void *arg, struct sl_inbound *in)
+{
+	struct sl_sess *s = arg;
+	const struct sl_inbound_result *r = sl_inbound_result(in);
+	const struct sl_inbound_params *p = sl_inbound_params(in);
+	char helo[300], reason[600], cert[300], rcvd[1100];
+
+	sl_log(strcmp(r->result, "relayed") ? SL_LOG_WARN : SL_LOG_INFO,
+	       "session=%llu direction=in domain=%s peer=%s helo=%s tls=%s cipher=%s account=%s "
+	       "cert=%s result=%s datapath=%s bytes_in=%llu bytes_out=%llu ms=%llu "
+	       "auth_failures=%u%s%s%s%s",
+	       (unsigned long long)s->id, p->partner->domain, r->peer,
+	       sl_logq(helo, sizeof(helo), r->helo[0] ? r->helo : "-"), r->tls, r->cipher,
+	       r->account[0] ? r->account : "-", sl_logq(cert, sizeof(cert), r->cert[0] ? r->cert : "-"),
+	       r->result, sl_datapath_name(r->path), (unsigned long long)r->bytes_in,
+	       (unsigned long long)r->bytes_out, (unsigned long long)r->ms, r->auth_failures,
+	       r->reason[0] ? " reason=" : "", r->reason[0] ? sl_logq(reason, sizeof(reason), r->reason) : "",
+	       r->received[0] ? " received=" : "",
+	       r->received[0] ? sl_logq(rcvd, sizeof(rcvd), r->received) : "");
+	sl_sess_free(s);
+}
+
+void sl_inbound_accept(struct sl_daemon *d, uint64_t session, int fd,
+		       const struct sockaddr *peer, socklen_t peer_len,
+		       const struct sl_partner *p)
+{
+	const struct sl_inbound_global *ig = &d->policy->inbound;
+	struct sl_inbound_params prm = { .id = session, .fd = fd, .partner = p };
+	struct sl_inbound_env env;
+	struct sockaddr_storage *backend;
+	struct sl_session_rt *rt;
+	struct sl_sess *s;
+	socklen_t blen, llen = sizeof(prm.local);
+	size_t idx;
+	int r;
+
+	if (!p) {
+		/* Steered at SYN time, unlisted since (a reload). */
+		sl_log(SL_LOG_WARN, "session=%llu direction=in result=refused "
+		       "reason=\"source no longer listed\"", (unsigned long long)session);
+		sl_reply_close(fd, "421 4.3.0 smtplock: try again later\r\n");
+		return;
+	}
+	if (sl_sessions_full(d)) {
+		sl_log(SL_LOG_WARN, "session=%llu direction=in domain=%s result=refused "
+		       "reason=\"too many sessions\"", (unsigned long long)session, p->domain);
+		sl_reply_close(fd, "421 4.3.2 smtplock: too many sessions, try again later\r\n");
+		return;
+	}
+	s = sl_sess_new(d, session, true);
+	if (!s) {
+		sl_reply_close(fd, "421 4.3.0 smtplock: out of memory\r\n");
+		return;
+	}
+	rt = s->ref->rt;
+	idx = sl_partner_index(s->ref->policy, p);
+	if (!rt || idx >= rt->n || !rt->server[idx]) {
+		sl_log(SL_LOG_ERR, "session=%llu direction=in domain=%s result=refused "
+		       "reason=\"partner not configured for inbound\"", (unsigned long long)session,
+		       p->domain);
+		sl_reply_close(fd, "421 4.3.0 smtplock: try again later\r\n");
+		sl_sess_free(s);
+		return;
+	}
+	memcpy(&prm.peer, peer, peer_len < sizeof(prm.peer) ? peer_len : sizeof(prm.peer));
+	getsockname(fd, (struct sockaddr *)&prm.local, &llen);
+	prm.tls = rt->server[idx];
+	prm.policy_id = sl_daemon_policy_id(d, p->domain);
+	prm.owner = s;
+	backend = &s->backend;
+	if (ig->backend.family == AF_INET6) {
+		struct sockaddr_in6 *s6 = (struct sockaddr_in6 *)backend;
+
+		s6->sin6_family = AF_INET6;
+		memcpy(&s6->sin6_addr, ig->backend.addr, 16);
+		s6->sin6_port = htons(ig->backend.port);
+		blen = sizeof(*s6);
+	} else {
+		struct sockaddr_in *s4 = (struct sockaddr_in *)backend;
+
+		s4->sin_family = AF_INET;
+		memcpy(&s4->sin_addr, ig->backend.addr + 12, 4);
+		s4->sin_port = htons(ig->backend.port);
+		blen = sizeof(*s4);
+	}
+	env = (struct sl_inbound_env){
+		.loop = d->loop,
+		.hostname = s->ref->policy->controller.hostname,
+		.timeout_ms = s->ref->policy->controller.timeout_ms,
+		.backend = backend,
+		.backend_len = blen,
+		.announce = ig->announce,
+		.max_auth_failures = SL_AUTH_MAX_FAILURES,
+		.auth_fail_delay_ms = SL_AUTH_FAIL_DELAY_MS,
+		.caps = &sl_backend_caps,
+		.done = sl_in_done,
+		.arg = s,
+	};
+	r = sl_inbound_start(&env, &prm, &s->in);
+	if (r < 0) {
+		sl_log(SL_LOG_ERR, "session=%llu direction=in domain=%s result=refused "
+		       "reason=\"cannot start session: %s\"", (unsigned long long)session,
+		       p->domain, strerror(-r));
+		sl_reply_close(fd, "421 4.3.0 smtplock: try again later\r\n");
+		sl_sess_free(s);
+	}
+}
