@@ -224,3 +224,68 @@ defers_with() {
 	defers_with inject.test '4\.7\.5 smtplock: inject\.test: peer sent plaintext after its STARTTLS reply'
 	[ "$(sl_hostile_count inject)" -eq 0 ]
 }
+
+# `smtplock probe` the way an admin runs it: in the host namespace with its
+# DNS, inside the enforced cgroup, with the controller's pins visible (so
+# the probe must tag its sockets or it would be redirected to the daemon).
+probe() {
+	sl_in "$NS_H" unshare -m --propagation private sh -c \
+		'mount --bind "$0" /etc/resolv.conf && echo $$ >"$1/cgroup.procs" && shift && exec "$@"' \
+		"$TF/resolv.conf" "$SL_CG" "$SL" probe -c "$TF/policy.yaml" "$@"
+}
+
+@test "probe: a partner that meets the policy → PASS, every step printed, no mail sent" {
+	local before
+	before=$(sl_pf_mbox_count strict ntsol.test)
+	run probe ntsol.test
+	echo "$output" | sed 's/^/# /' >&3
+	[ "$status" -eq 0 ]
+	[[ "$output" == *"mx1.ntsol.test"* ]]
+	[[ "$output" == *"starttls"*"220"* ]]
+	[[ "$output" == *"tls "*"TLSv1.3"* ]]
+	[[ "$output" == *"verify "*"ok"* ]]
+	[[ "$output" == *"auth "*"235"* ]]
+	[ "${lines[-1]}" = PASS ]
+	[ "$(sl_pf_mbox_count strict ntsol.test)" -eq "$before" ]
+	# The probe talked to the partner, not to our own controller.
+	grep -q 'sasl_username=smtplock' "$(sl_pf_log strict)"
+}
+
+@test "probe: each failing partner → FAIL with the reason the MTA would get, exit 1" {
+	run probe tls12.test
+	[ "$status" -eq 0 ] || [ "$status" -eq 1 ]	# its policy may have been relaxed above
+	sl_ob_policy "$TF/policy.yaml"
+	run probe tls12.test
+	[ "$status" -eq 1 ]
+	[[ "${lines[-1]}" == "FAIL: mx.tls12.test: peer offered no TLS version >= TLSv1.3"* ]]
+	run probe pin.test
+	[ "$status" -eq 1 ]
+	[[ "${lines[-1]}" == "FAIL: mx.pin.test: certificate pin mismatch (got sha256:"* ]]
+	run probe inject.test
+	[ "$status" -eq 1 ]
+	[[ "${lines[-1]}" == *"peer sent plaintext after its STARTTLS reply"* ]]
+}
+
+@test "probe: --json is one document with the verdict and the steps" {
+	run probe --json ntsol.test
+	[ "$status" -eq 0 ]
+	[ "$(echo "$output" | jq -r .verdict)" = PASS ]
+	[ "$(echo "$output" | jq -r '.hosts[0].mx')" = mx1.ntsol.test ]
+	[ "$(echo "$output" | jq -r '.hosts[0].auth')" = ok ]
+	echo "$output" | jq -e '.hosts[0].steps | map(.step) | index("tls") != null'
+	run probe --json pin.test
+	[ "$status" -eq 1 ]
+	[ "$(echo "$output" | jq -r .verdict)" = FAIL ]
+	[[ "$(echo "$output" | jq -r .reason)" == *"certificate pin mismatch"* ]]
+}
+
+@test "probe: bad usage exits 2 with a message" {
+	run "$SL" probe
+	[ "$status" -eq 2 ]
+	[[ "$output" == *"usage: smtplock probe DOMAIN"* ]]
+	run "$SL" probe nosuch.test -c "$TF/policy.yaml"
+	[ "$status" -eq 2 ]
+	[[ "$output" == *"nosuch.test is not an outbound partner"* ]]
+	run "$SL" probe 'bad domain!' -c "$TF/policy.yaml"
+	[ "$status" -eq 2 ]
+}
