@@ -268,6 +268,8 @@ static void sl_in_addr_format(const struct sockaddr_storage *ss, char *buf, size
 	char host[INET6_ADDRSTRLEN] = "?";
 	unsigned p = 0;
 
+	bool v6 = false;
+
 	if (ss->ss_family == AF_INET) {
 		const struct sockaddr_in *in = (const void *)ss;
 
@@ -276,11 +278,17 @@ static void sl_in_addr_format(const struct sockaddr_storage *ss, char *buf, size
 	} else if (ss->ss_family == AF_INET6) {
 		const struct sockaddr_in6 *in6 = (const void *)ss;
 
-		inet_ntop(AF_INET6, &in6->sin6_addr, host, sizeof(host));
+		/* A dual-stack listener sees IPv4 partners as ::ffff:a.b.c.d. */
+		if (IN6_IS_ADDR_V4MAPPED(&in6->sin6_addr)) {
+			inet_ntop(AF_INET, &in6->sin6_addr.s6_addr[12], host, sizeof(host));
+		} else {
+			inet_ntop(AF_INET6, &in6->sin6_addr, host, sizeof(host));
+			v6 = true;
+		}
 		p = ntohs(in6->sin6_port);
 	}
 	if (port)
-		snprintf(buf, len, ss->ss_family == AF_INET6 ? "[%s]:%u" : "%s:%u", host, p);
+		snprintf(buf, len, v6 ? "[%s]:%u" : "%s:%u", host, p);
 	else
 		snprintf(buf, len, "%s", host);
 }
@@ -325,7 +333,9 @@ static void sl_in_ehlo_local(struct sl_inbound *s, bool tls)
 
 	lines[n++] = s->env.hostname;
 	if (!tls) {
-		lines[n++] = "PIPELINING";
+		/* No PIPELINING before TLS: a partner that does not use TLS
+		 * then sends MAIL alone, gets its 530, and never puts its
+		 * recipients on the wire in clear. */
 		lines[n++] = "STARTTLS";
 		lines[n++] = "ENHANCEDSTATUSCODES";
 	} else {
