@@ -438,7 +438,7 @@ auth_args=(-a PLAIN -au smtplock)
 
 @test "hostile: STARTTLS answered with 220, TLS never starts" {
 	sl_hostile_start h "$A_HOSTILE" --mode notls
-	run sl_in "$NS_H" timeout 1 openssl s_client -starttls smtp -connect "$A_HOSTILE:25" </dev/null
+	run sl_in "$NS_H" timeout 1.5 openssl s_client -starttls smtp -connect "$A_HOSTILE:25" </dev/null
 	[ "$status" -eq 124 ]
 	sl_hostile_wait h '\* notls: holding' 5
 	run grep -c '\* tls' "$(sl_hostile_log h)"

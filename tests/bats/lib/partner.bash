@@ -42,7 +42,7 @@ _sl_hostile_dir() {
 }
 
 sl_hostile_start() {
-	local n=$1 addr=$2 d host=mx.hostile.test cert= inject= i; shift 2
+	local n=$1 addr=$2 d host=mx.hostile.test cert='' inject=''; shift 2
 	local -a args=()
 	d=$(_sl_hostile_dir "$n")
 	[ -f "$d/pid" ] && sl_hostile_stop "$n"

@@ -66,7 +66,7 @@ _sl_pki_leaf() {
 }
 
 _sl_pki_san() {		# _sl_pki_san NAME...: "DNS:a,DNS:b,IP:c"
-	local s= x
+	local s='' x
 	for x in "$@"; do
 		case $x in
 		IP:*) s="$s,$x" ;;

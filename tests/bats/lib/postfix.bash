@@ -17,7 +17,8 @@
 #                                no smtpd (nothing listens).  Options:
 #       ns=NS          namespace (default $NS_H)
 #       cgroup=yes|no  start the master inside $SL_CG (default: yes in $NS_H,
-#                      no elsewhere) — every smtp client inherits it
+#                      no elsewhere; sl_cg_up first) — every smtp client
+#                      inherits it, so smtplock's BPF programs see them
 #       host=FQDN      myhostname (default NAME.sender.test)
 #       tls=LEVEL      smtp_tls_security_level: none (default) | may |
 #                      encrypt | verify | secure | dane
@@ -510,7 +511,10 @@ sl_pf_cmd() {
 sl_pf_start() {
 	local n=$1 d=$SL_PF_ROOT/$1 pid
 	local -a pre=()
-	[ "$(cat "$d/cgroup")" = yes ] && pre=(sl_in_cgroup)
+	if [ "$(cat "$d/cgroup")" = yes ]; then
+		[ -d "$SL_CG" ] || { echo "sl_pf_start $n: no $SL_CG (sl_cg_up first)" >&2; return 1; }
+		pre=(sl_in_cgroup)
+	fi
 	touch "$d/spool/quick-start"
 	"${pre[@]}" ip netns exec "$(cat "$d/ns")" \
 		postfix -c "$d/etc" start >"$d/start.log" 2>&1 || {
