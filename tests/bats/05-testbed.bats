@@ -374,6 +374,17 @@ auth_args=(-a PLAIN -au smtplock)
 		--proxy-dest "$H4" --proxy-dest-port 25 -f a@partner.test -t u@our.test
 	[[ $output == *"250 2.0.0 Ok: queued"* ]]
 	wait_until 10 grep -q 'client=unknown\[198.51.100.77\]' "$(sl_pf_log ours)"
+	# A hand-made v2 header (TCP over IPv6: 2001:db8::7 port 40001 to
+	# 2001:db8::1 port 25), as the inbound relay will write it.
+	{
+		printf '\r\n\r\n\x00\r\nQUIT\n\x21\x21\x00\x24'
+		printf '\x20\x01\x0d\xb8\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x07'
+		printf '\x20\x01\x0d\xb8\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x01'
+		printf '\x9c\x41\x00\x19QUIT\r\n'
+	} >"$T/proxy"
+	run sl_in "$NS_H" socat -t 5 - TCP:127.0.0.1:10027 <"$T/proxy"
+	[[ $output == *"221 2.0.0 Bye"* ]]
+	wait_until 10 grep -q 'connect from unknown\[2001:db8::7\]' "$(sl_pf_log ours)"
 	# Without the header, that listener refuses to talk.
 	run swaks_h -s 127.0.0.1 -p 10027 -t u@our.test
 	[[ $output != *"250 2.0.0 Ok: queued"* ]]

@@ -25,7 +25,7 @@
 #   sl_capture_tls_versions FILE     TLS versions the handshakes settled on
 #                                    (one line per ServerHello; tshark)
 
-SL_CAPTURE_LIB=$(dirname "${BASH_SOURCE[0]}")
+SL_CAPTURE_LIB=${BASH_SOURCE[0]%/*}
 SL_PY=${SL_PY:-/usr/bin/python3}
 
 sl_capture_scan() {

@@ -52,7 +52,7 @@
 # gives the same answers without AD, for the "no AD bit → fail" test.
 # Everything ends at sl_dns_stop; call it in teardown_file.
 
-SL_DNS_LIB=$(dirname "${BASH_SOURCE[0]}")
+SL_DNS_LIB=${BASH_SOURCE[0]%/*}
 # Debian's python3 (deps.sh), not whatever shim comes first in PATH.
 SL_PY=${SL_PY:-/usr/bin/python3}
 
@@ -114,7 +114,8 @@ sl_dns_ttl() {
 # ---- dnsmasq ---------------------------------------------------------------
 # _sl_dns_conf ADDR PORT EMPTY: the dnsmasq configuration (EMPTY=1: no records).
 _sl_dns_conf() {
-	local c=$SL_DNS/dnsmasq.conf
+	local c=$SL_DNS/dnsmasq.conf ttl
+	read -r ttl <"$SL_DNS/ttl"
 	cat >"$c" <<-EOF
 	port=$2
 	listen-address=$1
@@ -122,7 +123,7 @@ _sl_dns_conf() {
 	no-resolv
 	no-hosts
 	no-negcache
-	local-ttl=$(cat "$SL_DNS/ttl")
+	local-ttl=$ttl
 	log-facility=$SL_DNS/dnsmasq.log
 	log-queries
 	EOF
@@ -137,20 +138,36 @@ _sl_dns_conf() {
 	{ cat "$c" "$SL_DNS/records.conf"; } | sha256sum >"$SL_DNS/conf.sum"
 }
 
-_sl_dns_pid() { cat "$SL_DNS/$1.pid" 2>/dev/null || true; }
+# (read, not cat: under load every fork costs tens of ms, and mode switches
+# in fault loops should be quick)
+_sl_dns_pid() {
+	local p=
+	read -r p 2>/dev/null <"$SL_DNS/$1.pid"
+	echo "$p"
+}
 
 _sl_dns_answers() {	# _sl_dns_answers ADDR PORT: something answers there
 	sl_in "$NS_P" dig @"$1" -p "$2" +tries=1 +time=1 SOA test. >/dev/null 2>&1
 }
 
 _sl_dns_run_dnsmasq() {	# ADDR PORT EMPTY
+	local n
 	_sl_dns_conf "$@"
+	n=$(_sl_dns_starts)
 	nsenter --net="/run/netns/$NS_P" -- dnsmasq -k --user=root --pid-file= \
 		--conf-file="$SL_DNS/dnsmasq.conf" 2>>"$SL_DNS/dnsmasq.err" &
 	echo $! >"$SL_DNS/dnsmasq.pid"
 	echo $! >>"$SL_BG_FILE"
-	wait_until 5 _sl_dns_answers "$1" "$2"
+	# dnsmasq logs "started" once its sockets are bound; a query proves it.
+	wait_until 5 _sl_dns_started "$n" && _sl_dns_answers "$1" "$2"
 }
+
+_sl_dns_starts() {
+	local n
+	n=$(grep -c 'dnsmasq\[[0-9]*\]: started, version' "$SL_DNS/dnsmasq.log" 2>/dev/null)
+	echo "${n:-0}"
+}
+_sl_dns_started() { [ "$(_sl_dns_starts)" -gt "$1" ]; }
 
 _sl_dns_run_front() {
 	echo "$1" >"$SL_DNS/front.mode"
@@ -180,7 +197,7 @@ sl_dns_stop() {
 
 sl_dns_start() {
 	local m
-	m=$(cat "$SL_DNS/mode")
+	read -r m <"$SL_DNS/mode"
 	sl_dns_stop
 	echo down >"$SL_DNS/mode"
 	sl_dns_mode "$m"
@@ -188,7 +205,7 @@ sl_dns_start() {
 
 sl_dns_mode() {
 	local m=$1 cur pid
-	cur=$(cat "$SL_DNS/mode")
+	read -r cur <"$SL_DNS/mode"
 	pid=$(_sl_dns_pid dnsmasq)
 	# Cheap switches first: the front reads its mode per query, and a
 	# stopped dnsmasq only needs to continue.
@@ -221,11 +238,12 @@ sl_dns_mode() {
 }
 
 sl_dns_reload() {
-	local pid n sum
+	local pid n sum applied mode
 	pid=$(_sl_dns_pid dnsmasq)
+	read -r applied <"$SL_DNS/conf.sum"
+	read -r mode <"$SL_DNS/mode"
 	sum=$({ cat "$SL_DNS/dnsmasq.conf" "$SL_DNS/records.conf"; } | sha256sum)
-	if [ -z "$pid" ] || [ "$sum" != "$(cat "$SL_DNS/conf.sum")" ] ||
-	   [ "$(cat "$SL_DNS/mode")" != normal ]; then
+	if [ -z "$pid" ] || [ "$sum" != "$applied" ] || [ "$mode" != normal ]; then
 		sl_dns_start
 		return
 	fi

@@ -29,7 +29,7 @@
 #   sl_hostile_start rst "$NET4.21" --at data --do reset
 #   sl_hostile_start big "$NET4.22" --at body --after-bytes 2000000 --do stall
 
-SL_HOSTILE_LIB=$(dirname "${BASH_SOURCE[0]}")
+SL_HOSTILE_LIB=${BASH_SOURCE[0]%/*}
 SL_PY=${SL_PY:-/usr/bin/python3}
 SL_PF_PASS=${SL_PF_PASS:-'tEst-pAss 1'}
 
@@ -71,7 +71,7 @@ sl_hostile_start() {
 sl_hostile_stop() {
 	local d pid
 	d=$(_sl_hostile_dir "$1")
-	pid=$(cat "$d/pid" 2>/dev/null) || return 0
+	read -r pid 2>/dev/null <"$d/pid" || return 0
 	kill "$pid" 2>/dev/null
 	wait_until 5 sl_gone "$pid" || kill -9 "$pid" 2>/dev/null
 	rm -f "$d/pid"

@@ -389,7 +389,7 @@ sl_pf_listen() {
 	local n=$1 lab=$2 addrs=$3; shift 3
 	local d=$SL_PF_ROOT/$n
 	local host
-	host=$(cat "$d/realm")
+	read -r host <"$d/realm"
 	local -A o=([port]=25 [tls]=encrypt [auth]=yes [user]=smtplock
 		[pass]=$SL_PF_PASS [mechs]="PLAIN LOGIN SCRAM-SHA-256")
 	local -a p=() x=()
@@ -448,7 +448,7 @@ sl_pf_listen() {
 # listener LABEL (default smtpd, the partner's first listener).
 sl_pf_user() {
 	local n=$1 u=$2 pw=$3 lab=${4:-smtpd} d=$SL_PF_ROOT/$1 realm
-	realm=$(cat "$d/realm")
+	read -r realm <"$d/realm"
 	printf '%s' "$pw" | saslpasswd2 -p -f "$d/etc/sasldb2-$lab" -u "$realm" -c "$u" || return
 	chown postfix "$d/etc/sasldb2-$lab"
 	chmod 600 "$d/etc/sasldb2-$lab"
@@ -496,27 +496,31 @@ sl_pf_master_pid() {
 
 sl_pf_running() {
 	local pid
-	pid=$(cat "$SL_PF_ROOT/$1/master.pid" 2>/dev/null) || return 1
+	read -r pid 2>/dev/null <"$SL_PF_ROOT/$1/master.pid" || return 1
 	! sl_gone "$pid"
 }
+
+_sl_pf_ns() { local ns; read -r ns <"$SL_PF_ROOT/$1/ns"; echo "$ns"; }
 
 # sl_pf_cmd NAME CMD ARGS...: a Postfix command on NAME, in its namespace
 # (so the commands that talk to the daemons or resolve names work).
 sl_pf_cmd() {
 	local n=$1; shift
 	MAIL_CONFIG=$SL_PF_ROOT/$n/etc \
-		ip netns exec "$(cat "$SL_PF_ROOT/$n/ns")" "$@"
+		ip netns exec "$(_sl_pf_ns "$n")" "$@"
 }
 
 sl_pf_start() {
 	local n=$1 d=$SL_PF_ROOT/$1 pid
 	local -a pre=()
-	if [ "$(cat "$d/cgroup")" = yes ]; then
+	local cg
+	read -r cg <"$d/cgroup"
+	if [ "$cg" = yes ]; then
 		[ -d "$SL_CG" ] || { echo "sl_pf_start $n: no $SL_CG (sl_cg_up first)" >&2; return 1; }
 		pre=(sl_in_cgroup)
 	fi
 	touch "$d/spool/quick-start"
-	"${pre[@]}" ip netns exec "$(cat "$d/ns")" \
+	"${pre[@]}" ip netns exec "$(_sl_pf_ns "$n")" \
 		postfix -c "$d/etc" start >"$d/start.log" 2>&1 || {
 		_sl_pf_why "$n"; return 1
 	}
@@ -537,7 +541,7 @@ _sl_pf_why() {
 	local d=$SL_PF_ROOT/$1
 	echo "sl_pf_start $1: Postfix did not start" >&2
 	cat "$d/start.log" >&2
-	script -qec "ip netns exec $(cat "$d/ns") postfix -c $d/etc check" /dev/null >&2
+	script -qec "ip netns exec $(_sl_pf_ns "$1") postfix -c $d/etc check" /dev/null >&2
 	tail -n 20 "$d/maillog" >&2 2>/dev/null
 }
 
@@ -563,7 +567,7 @@ _sl_pf_ready() {
 # is a session leader (setsid) and every daemon it runs stays in its session.
 _sl_pf_procs() {
 	local m
-	m=$(cat "$SL_PF_ROOT/$1/master.pid" 2>/dev/null) || return 0
+	read -r m 2>/dev/null <"$SL_PF_ROOT/$1/master.pid" || return 0
 	ps -s "$m" -o pid=,stat= 2>/dev/null | awk '$2 !~ /^Z/ { print $1 }'
 }
 
@@ -572,8 +576,9 @@ _sl_pf_all_gone() { [ -z "$(_sl_pf_procs "$1")" ]; }
 sl_pf_stop() {
 	local n=$1 d=$SL_PF_ROOT/$1 pid
 	[ -f "$d/master.pid" ] || return 0
-	ip netns exec "$(cat "$d/ns")" postfix -c "$d/etc" stop >>"$d/start.log" 2>&1 ||
-		kill "$(cat "$d/master.pid")" 2>/dev/null
+	read -r pid <"$d/master.pid"
+	ip netns exec "$(_sl_pf_ns "$n")" postfix -c "$d/etc" stop >>"$d/start.log" 2>&1 ||
+		kill "$pid" 2>/dev/null
 	if ! wait_until 10 _sl_pf_all_gone "$n"; then
 		for pid in $(_sl_pf_procs "$n"); do kill -9 "$pid" 2>/dev/null; done
 		wait_until 5 _sl_pf_all_gone "$n" || return 1
@@ -583,7 +588,7 @@ sl_pf_stop() {
 
 sl_pf_reload() {
 	local n=$1 d=$SL_PF_ROOT/$1
-	ip netns exec "$(cat "$d/ns")" postfix -c "$d/etc" reload >>"$d/start.log" 2>&1
+	ip netns exec "$(_sl_pf_ns "$n")" postfix -c "$d/etc" reload >>"$d/start.log" 2>&1
 }
 
 sl_pf_cleanup() {
@@ -626,7 +631,7 @@ _sl_pf_payload() {
 sl_pf_send() {
 	local n=$1 count=$2 from=$3 to=$4 size=${5:-} f sum i m tag
 	f=$(_sl_pf_payload "$size") || return 1
-	sum=$(cat "$f.sum")
+	read -r sum <"$f.sum"
 	tag=$(od -An -N4 -tx4 /dev/urandom | tr -d ' ')
 	for (( i = 1; i <= count; i++ )); do
 		m=SLM$tag$i
