@@ -35,6 +35,7 @@
 	X(AUTH_VERIFY, "auth-verify")		\
 	X(AUTH_DELAY, "auth-delay")		\
 	X(BACKEND, "backend")			\
+	X(HANDOFF, "handoff")			\
 	X(RELAY, "relay")			\
 	X(CLOSING, "closing")			\
 	X(DONE, "done")
@@ -80,6 +81,8 @@ struct sl_inbound {
 	struct sl_timer timer;
 	SSL *ssl;
 	struct sl_tls_obs obs;
+	struct sl_ktls_track ktrk;	/* record counts and secrets for the handoff */
+	bool ktls_up;			/* the kernel owns the TLS session (ssl freed) */
 	bool tls_up, cert_ok, authed, admitted, ehlo_after_tls;
 	bool quit;			/* close after flushing pout */
 
@@ -210,6 +213,7 @@ static void sl_in_free(void *arg)
 	sl_loop_del(s->env.loop, &s->bio);
 	sl_timer_cancel(s->env.loop, &s->timer);
 	SSL_free(s->ssl);
+	sl_ktls_track_done(&s->ktrk);
 	close(s->p.fd);
 	if (s->bfd >= 0)
 		close(s->bfd);
@@ -592,6 +596,21 @@ static void sl_in_command(struct sl_inbound *s, const char *line, size_t len)
 
 /* ---- TLS --------------------------------------------------------------------- */
 
+/* kTLS required and impossible: the partner is told so and the session
+ * ends (the backend, if connected, is dropped: it saw only the EHLO). */
+static void sl_in_ktls_unavailable(struct sl_inbound *s, const char *why)
+{
+	char text[200];
+
+	snprintf(s->res.ktls, sizeof(s->res.ktls), "%s", why);
+	snprintf(text, sizeof(text), "kernel TLS required but unavailable: %.120s", why);
+	sl_loop_del(s->env.loop, &s->bio);
+	if (s->bfd >= 0)
+		close(s->bfd);
+	s->bfd = -1;
+	sl_in_refuse(s, 421, "4.7.5", text);
+}
+
 static void sl_in_tls_begin(struct sl_inbound *s)
 {
 	char reason[SL_TLS_REASON_MAX];
@@ -606,11 +625,19 @@ static void sl_in_tls_begin(struct sl_inbound *s)
 		return;
 	}
 	sl_smtp_linebuf_reset(&s->lb);
+	/* The message callback feeds the tracker when the policy may hand
+	 * this session to the kernel. */
+	sl_ktls_track_init(&s->ktrk);
+	s->obs.ktls = s->p.partner->tls.ktls != SL_KTLS_OFF && s->p.tls->ktls ? &s->ktrk : NULL;
 	if (sl_tls_server_new(s->p.tls, s->p.fd, &s->obs, &s->ssl, reason, sizeof(reason)) < 0) {
 		snprintf(s->res.reason, sizeof(s->res.reason), "%s", reason);
 		sl_in_finish(s, "aborted");
 		return;
 	}
+	/* -ENOMEM leaves it unbound: the switch says "not prepared". */
+	if (s->obs.ktls && sl_ktls_track_bind(s->ssl, &s->ktrk, s->env.ktls_caps,
+					      s->p.partner->tls.ktls) < 0)
+		s->obs.ktls = NULL;
 	sl_in_enter(s, SL_IN_TLS);
 }
 
@@ -650,6 +677,14 @@ static void sl_in_tls_step(struct sl_inbound *s)
 		sl_in_refuse(s, 421, "4.7.1", "client certificate required");
 		return;
 	}
+	/* A policy that requires kTLS refuses now if the kernel can never
+	 * take this session: before AUTH, before the backend. */
+	if (s->p.partner->tls.ktls == SL_KTLS_REQUIRED &&
+	    sl_ktls_session_check(s->ssl, &s->ktrk, s->env.ktls_caps, SL_KTLS_REQUIRED, NULL,
+				  reason, sizeof(reason)) < 0) {
+		sl_in_ktls_unavailable(s, reason);
+		return;
+	}
 	sl_in_enter(s, SL_IN_CMD);
 }
 
@@ -657,6 +692,7 @@ static void sl_in_tls_step(struct sl_inbound *s)
 
 static void sl_in_on_backend(struct sl_loop *loop, int fd, uint32_t ev, void *arg);
 static void sl_in_relay_done(struct sl_relay *r, int err, void *arg);
+static void sl_in_start_relay(struct sl_inbound *s);
 
 static void sl_in_backend_fail(struct sl_inbound *s, const char *why)
 {
@@ -716,13 +752,11 @@ static void sl_in_backend_start(struct sl_inbound *s)
 		sl_in_backend_fail(s, "cannot watch the backend socket");
 }
 
-/* The backend is ready for the partner's mail: answer the partner and
- * relay.  b_pre carries what the partner already pipelined. */
+/* The backend is ready for the partner's mail: answer the partner, then
+ * (sl_in_start_relay) relay. */
 static void sl_in_backend_ready(struct sl_inbound *s, const struct sl_smtp_reply *ehlo)
 {
 	char buf[SL_SMTP_REPLY_SIZE_MAX];
-	const char *pend;
-	size_t plen;
 	int r;
 
 	/* Learn what the backend offers, for pre-AUTH EHLO answers. */
@@ -757,31 +791,68 @@ static void sl_in_backend_ready(struct sl_inbound *s, const struct sl_smtp_reply
 		}
 		sl_in_put(s, buf, (size_t)r);
 	}
-	{
-		uint32_t want = 0;
+	/* The reply leaves through OpenSSL first (a record that SSL_write
+	 * left half-written cannot be handed to the kernel); sl_in_advance
+	 * flushes it and then starts the relay.  The backend waits. */
+	sl_loop_mod(s->env.loop, &s->bio, 0);
+	sl_in_enter(s, SL_IN_HANDOFF);
+	sl_in_advance(s);
+}
 
-		r = sl_in_flush(s, &want);
-	}
-	if (r < 0) {
+/*
+ * The reply is out: the kTLS switch (the policy decides), then the relay.
+ * What the partner already pipelined goes to the backend first (b_pre).
+ */
+static void sl_in_start_relay(struct sl_inbound *s)
+{
+	enum sl_datapath path = SL_DATAPATH_USERSPACE;
+	struct sl_ktls_info info;
+	char why[128];
+	const char *pend;
+	size_t plen;
+	int r;
+
+	s->obs.ktls = NULL;
+	r = sl_ktls_session_switch(s->ssl, &s->ktrk, s->env.ktls_caps, s->p.partner->tls.ktls,
+				   0, &info, why, sizeof(why));
+	if (r == 0) {
+		SSL_free(s->ssl);	/* no close_notify: the kernel goes on */
+		s->ssl = NULL;
+		s->ktls_up = true;
+		sl_ktls_info_str(&info, s->res.ktls, sizeof(s->res.ktls));
+		path = s->env.ktls_rw ? SL_DATAPATH_KTLS_RW : SL_DATAPATH_KTLS_SPLICE;
+	} else if (r == -ENOTRECOVERABLE) {
+		snprintf(s->res.ktls, sizeof(s->res.ktls), "%s", why);
+		snprintf(s->res.reason, sizeof(s->res.reason), "kernel TLS handoff failed: %s", why);
 		sl_in_finish(s, "aborted");
 		return;
+	} else if (r < 0) {
+		sl_in_ktls_unavailable(s, why);
+		sl_in_advance(s);
+		return;
+	} else {
+		snprintf(s->res.ktls, sizeof(s->res.ktls), "%s", why);
 	}
-	/* What the socket did not take yet goes ahead of the backend's bytes
-	 * through the relay's own buffer (a_pre: "from A, for B first"); what
-	 * the partner already pipelined goes to the backend first (b_pre). */
 	sl_loop_del(s->env.loop, &s->pio);
 	sl_loop_del(s->env.loop, &s->bio);
 	plen = sl_smtp_linebuf_peek(&s->lb, &pend);
 	sl_in_enter(s, SL_IN_RELAY);
 	sl_timer_cancel(s->env.loop, &s->timer);
-	r = sl_relay_start(&s->relay, s->env.loop, SL_DATAPATH_USERSPACE, s->bfd, s->p.fd,
-			   s->ssl, s->pout_len ? s->pout + s->pout_off : NULL, s->pout_len,
+	r = sl_relay_start(&s->relay, s->env.loop, path, s->bfd, s->p.fd, s->ssl, NULL, 0,
 			   pend, plen, s->env.timeout_ms, sl_in_relay_done, s);
-	s->pout_len = 0;
 	if (r < 0) {
 		snprintf(s->res.reason, sizeof(s->res.reason), "relay: %s", strerror(-r));
 		sl_in_finish(s, "relay-error");
+		return;
 	}
+	s->res.path = s->relay.path;
+	/* A held session keeps only what the relay needs. */
+	sl_smtp_linebuf_done(&s->lb);
+	sl_smtp_reply_parser_done(&s->brp);
+	free(s->pout);
+	free(s->reply_after_backend);
+	s->pout = s->reply_after_backend = NULL;
+	s->pout_off = s->pout_len = 0;
 }
 
 static void sl_in_relay_done(struct sl_relay *r, int err, void *arg)
@@ -959,6 +1030,10 @@ static void sl_in_advance(struct sl_inbound *s)
 			break;
 		if (s->state == SL_IN_CLOSING || s->quit) {
 			sl_in_finish(s, s->res.result ? s->res.result : "refused");
+			return;
+		}
+		if (s->state == SL_IN_HANDOFF) {
+			sl_in_start_relay(s);
 			return;
 		}
 		if (s->state == SL_IN_BANNER)

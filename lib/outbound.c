@@ -27,6 +27,7 @@
 #include "smtp.h"
 
 #define SL_OB_OUT_MAX	(SL_SMTP_REPLY_SIZE_MAX + 1024)	/* greeting + caps */
+#define SL_OB_WHY	128				/* a kTLS reason */
 
 #define SL_OB_STATES(X)			\
 	X(CONNECT, "connect")		\
@@ -77,6 +78,8 @@ struct sl_outbound {
 	struct sl_timer timer;
 	SSL *ssl;
 	struct sl_tls_obs obs;
+	struct sl_ktls_track ktrk;	/* record counts and secrets for the handoff */
+	bool ktls_up;			/* the kernel owns the TLS session (ssl freed) */
 	bool testing;
 	bool plain_retry;		/* testing: reconnected to continue without TLS */
 	bool tls_up;
@@ -266,6 +269,7 @@ static void sl_ob_free(void *arg)
 	sl_loop_del(s->env.loop, &s->mio);
 	sl_timer_cancel(s->env.loop, &s->timer);
 	SSL_free(s->ssl);
+	sl_ktls_track_done(&s->ktrk);
 	if (s->pfd >= 0)
 		close(s->pfd);
 	if (s->p.mta_fd >= 0)
@@ -461,6 +465,106 @@ static void sl_ob_would_defer(struct sl_outbound *s, const char *fmt, ...)
 	sl_ob_step(s, "would_defer", "%s", s->res.would_defer);
 }
 
+/* ---- kernel TLS ---------------------------------------------------------- */
+
+/* Before the SSL exists: the message callback will feed the tracker
+ * when the policy may hand this session to the kernel. */
+static void sl_ob_ktls_prepare(struct sl_outbound *s)
+{
+	sl_ktls_track_init(&s->ktrk);
+	s->obs.ktls = s->p.partner->tls.ktls != SL_KTLS_OFF && s->p.tls->ktls ? &s->ktrk : NULL;
+}
+
+static void sl_ob_ktls_bind(struct sl_outbound *s)
+{
+	/* A failure (-ENOMEM) leaves the tracker unbound, which the switch
+	 * reports ("not prepared"): a required policy still fails. */
+	if (s->obs.ktls && sl_ktls_track_bind(s->ssl, &s->ktrk, s->env.ktls_caps,
+					      s->p.partner->tls.ktls) < 0)
+		s->obs.ktls = NULL;
+}
+
+/* kTLS required and impossible: fail (4.7.5), or note it in testing. */
+static int sl_ob_ktls_unavailable(struct sl_outbound *s, const char *why)
+{
+	snprintf(s->res.ktls, sizeof(s->res.ktls), "%s", why);
+	if (!s->testing) {
+		sl_ob_fail(s, SL_OBF_CRYPTO, "kernel TLS required but unavailable: %s", why);
+		return -1;
+	}
+	sl_ob_would_defer(s, "kernel TLS required but unavailable: %s", why);
+	return 0;
+}
+
+/* Right after the handshake: a policy that requires kTLS fails now when
+ * the kernel can never take this session, before AUTH spends the
+ * credentials on a session that could not be relayed. */
+static int sl_ob_ktls_check(struct sl_outbound *s)
+{
+	char why[SL_OB_WHY];
+
+	if (s->p.partner->tls.ktls != SL_KTLS_REQUIRED ||
+	    sl_ktls_session_check(s->ssl, &s->ktrk, s->env.ktls_caps, SL_KTLS_REQUIRED,
+				  NULL, why, sizeof(why)) == 0)
+		return 0;
+	return sl_ob_ktls_unavailable(s, why);
+}
+
+/* Probe: what the session would have done, without doing it. */
+static void sl_ob_ktls_probe(struct sl_outbound *s)
+{
+	struct sl_ktls_info info;
+	char why[SL_OB_WHY];
+
+	if (!s->ssl)
+		return;
+	if (sl_ktls_session_check(s->ssl, &s->ktrk, s->env.ktls_caps, s->p.partner->tls.ktls,
+				  &info, why, sizeof(why)) == 0)
+		snprintf(s->res.ktls, sizeof(s->res.ktls), "would offload %s %s",
+			 s->res.tls, sl_ktls_cipher_name(info.cipher));
+	else
+		snprintf(s->res.ktls, sizeof(s->res.ktls), "%s", why);
+	sl_ktls_track_done(&s->ktrk);
+	s->obs.ktls = NULL;
+}
+
+/*
+ * After AUTH, nothing unread (the reply parser was checked; OpenSSL's own
+ * buffer is the handoff's check): hand the session to the kernel and free
+ * OpenSSL's objects, or stay in userspace with the reason, or fail.
+ * -1 when the session failed.
+ */
+static int sl_ob_ktls_switch(struct sl_outbound *s)
+{
+	struct sl_ktls_info info;
+	char why[SL_OB_WHY];
+	int r;
+
+	if (!s->ssl)
+		return 0;	/* mode testing, partner without TLS: plain */
+	s->obs.ktls = NULL;
+	r = sl_ktls_session_switch(s->ssl, &s->ktrk, s->env.ktls_caps, s->p.partner->tls.ktls,
+				   0, &info, why, sizeof(why));
+	if (r == 0) {
+		SSL_free(s->ssl);	/* no close_notify: the kernel goes on */
+		s->ssl = NULL;
+		s->ktls_up = true;
+		sl_ktls_info_str(&info, s->res.ktls, sizeof(s->res.ktls));
+		sl_ob_step(s, "ktls", "%s", s->res.ktls);
+		return 0;
+	}
+	if (r == -ENOTRECOVERABLE) {
+		snprintf(s->res.ktls, sizeof(s->res.ktls), "%s", why);
+		sl_ob_fail(s, SL_OBF_CRYPTO, "kernel TLS handoff failed: %s", why);
+		return -1;
+	}
+	if (r < 0)
+		return sl_ob_ktls_unavailable(s, why);
+	snprintf(s->res.ktls, sizeof(s->res.ktls), "%s", why);
+	sl_ob_step(s, "ktls", "userspace: %s", why);
+	return 0;
+}
+
 /* ---- the partner handshake ------------------------------------------------ */
 
 static void sl_ob_on_partner(struct sl_loop *loop, int fd, uint32_t ev, void *arg);
@@ -582,12 +686,14 @@ static void sl_ob_on_reply(struct sl_outbound *s, const struct sl_smtp_reply *re
 		{
 			char reason[SL_TLS_REASON_MAX];
 
+			sl_ob_ktls_prepare(s);
 			r = sl_tls_client_new(s->p.tls, s->pfd, s->p.mx, s->p.tlsa, s->p.n_tlsa,
 					      &s->obs, &s->ssl, reason, sizeof(reason));
 			if (r < 0) {
 				sl_ob_fail(s, SL_OBF_CRYPTO, "%s", reason);
 				return;
 			}
+			sl_ob_ktls_bind(s);
 		}
 		sl_ob_enter(s, SL_OB_TLS);
 		return;
@@ -679,10 +785,15 @@ ready:
 		return;
 	}
 	if (s->p.mta_fd < 0) {
+		sl_ob_ktls_probe(s);
 		sl_ob_sendf(s, "QUIT\r\n");
 		sl_ob_enter(s, SL_OB_QUIT);
 		return;
 	}
+	/* AUTH is done and nothing is unread: the session goes to the
+	 * kernel now (or stays in userspace, or fails, as the policy says). */
+	if (sl_ob_ktls_switch(s) < 0)
+		return;
 	sl_ob_enter(s, SL_OB_MTA_GREET);
 }
 
@@ -746,6 +857,8 @@ static void sl_ob_tls_handshake(struct sl_outbound *s)
 		s->res.verify = verified;
 	}
 	sl_ob_step(s, "verify", "%s", s->res.verify);
+	if (sl_ob_ktls_check(s) < 0)
+		return;
 	sl_ob_sendf(s, "EHLO %s\r\n", s->env.hostname);
 	sl_ob_enter(s, SL_OB_EHLO_TLS);
 }
@@ -766,9 +879,13 @@ static void sl_ob_relay_done(struct sl_relay *r, int err, void *arg)
 
 static void sl_ob_start_relay(struct sl_outbound *s, const char *pre, size_t pre_len)
 {
-	enum sl_datapath path = s->ssl ? SL_DATAPATH_USERSPACE : SL_DATAPATH_PLAIN;
+	enum sl_datapath path;
 	int r;
 
+	if (s->ktls_up)
+		path = s->env.ktls_rw ? SL_DATAPATH_KTLS_RW : SL_DATAPATH_KTLS_SPLICE;
+	else
+		path = s->ssl ? SL_DATAPATH_USERSPACE : SL_DATAPATH_PLAIN;
 	sl_loop_del(s->env.loop, &s->pio);
 	sl_loop_del(s->env.loop, &s->mio);
 	sl_ob_enter(s, SL_OB_RELAY);
@@ -777,7 +894,19 @@ static void sl_ob_start_relay(struct sl_outbound *s, const char *pre, size_t pre
 	if (r < 0) {
 		snprintf(s->res.reason, sizeof(s->res.reason), "relay: %s", strerror(-r));
 		sl_ob_finish(s, "relay-error");
+		return;
 	}
+	s->res.path = s->relay.path;
+	sl_ob_step(s, "relay", "%s", sl_datapath_name(s->res.path));
+	/* A held session keeps only what the relay needs: the handshake's
+	 * buffers go (the MTA's pending bytes were copied into the relay). */
+	free(s->greeting);
+	free(s->caps);
+	free(s->mout);
+	s->greeting = s->caps = s->mout = NULL;
+	s->mout_off = s->mout_len = 0;
+	sl_smtp_reply_parser_done(&s->rp);
+	sl_smtp_linebuf_done(&s->ml);
 }
 
 /*
