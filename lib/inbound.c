@@ -83,6 +83,7 @@ struct sl_inbound {
 	struct sl_tls_obs obs;
 	struct sl_ktls_track ktrk;	/* record counts and secrets for the handoff */
 	bool ktls_up;			/* the kernel owns the TLS session (ssl freed) */
+	bool ktls_refuse;		/* kTLS required, impossible: 421 the next command */
 	bool tls_up, cert_ok, authed, admitted, ehlo_after_tls;
 	bool quit;			/* close after flushing pout */
 
@@ -482,6 +483,14 @@ static void sl_in_command(struct sl_inbound *s, const char *line, size_t len)
 	char out[SL_SASL_LINE_MAX];
 	int r;
 
+	if (s->ktls_refuse) {
+		char text[200];
+
+		snprintf(text, sizeof(text), "kernel TLS required but unavailable: %.120s",
+			 s->res.ktls);
+		sl_in_refuse(s, 421, "4.7.5", text);
+		return;
+	}
 	if (s->state == SL_IN_AUTH_CHALLENGE) {
 		r = sl_sasl_server_step(&s->sasl, line, len, out, sizeof(out));
 		sl_in_auth_result(s, r, out);
@@ -596,19 +605,25 @@ static void sl_in_command(struct sl_inbound *s, const char *line, size_t len)
 
 /* ---- TLS --------------------------------------------------------------------- */
 
-/* kTLS required and impossible: the partner is told so and the session
- * ends (the backend, if connected, is dropped: it saw only the EHLO). */
+/*
+ * kTLS required and impossible: the backend, if connected, is dropped (it
+ * saw only the replayed EHLO) and the partner's next command is answered
+ * with the 421 — a reply sent unasked would race the command the partner
+ * is sending, and our close with that command unread resets the
+ * connection, taking the reply with it.
+ */
 static void sl_in_ktls_unavailable(struct sl_inbound *s, const char *why)
 {
-	char text[200];
-
 	snprintf(s->res.ktls, sizeof(s->res.ktls), "%s", why);
-	snprintf(text, sizeof(text), "kernel TLS required but unavailable: %.120s", why);
+	snprintf(s->res.reason, sizeof(s->res.reason), "kernel TLS required but unavailable: %s",
+		 s->res.ktls);
+	s->res.result = "refused";
 	sl_loop_del(s->env.loop, &s->bio);
 	if (s->bfd >= 0)
 		close(s->bfd);
 	s->bfd = -1;
-	sl_in_refuse(s, 421, "4.7.5", text);
+	s->ktls_refuse = true;
+	sl_in_enter(s, SL_IN_CMD);
 }
 
 static void sl_in_tls_begin(struct sl_inbound *s)
