@@ -26,6 +26,7 @@
 #include "smtp.h"
 
 #define SL_IN_POUT_MAX	8192
+#define SL_IN_BOUT_MAX	(SL_XCLIENT_LINE_MAX + SL_PROXY_V2_MAX)
 
 #define SL_IN_STATES(X)				\
 	X(BANNER, "banner")			\
@@ -97,7 +98,7 @@ struct sl_inbound {
 	int bfd;			/* backend, after admission */
 	enum sl_in_be be;
 	struct sl_smtp_reply_parser brp;
-	char bout[SL_XCLIENT_LINE_MAX + SL_PROXY_V2_MAX];
+	char *bout;			/* to the backend (PROXY, EHLO, XCLIENT) */
 	size_t bout_off, bout_len;
 	char *reply_after_backend;	/* "235 …" or the filtered EHLO reply */
 
@@ -222,6 +223,7 @@ static void sl_in_free(void *arg)
 	sl_smtp_reply_parser_done(&s->brp);
 	sl_sasl_server_done(&s->sasl);
 	free(s->pout);
+	free(s->bout);
 	free(s->reply_after_backend);
 	free(s);
 	ERR_clear_error();
@@ -720,11 +722,20 @@ static void sl_in_backend_fail(struct sl_inbound *s, const char *why)
 	sl_in_advance(s);
 }
 
+/* Queue bytes for the backend.  The buffer lives only for the backend
+ * dialogue: a held session does not carry it. */
 static int sl_in_bsend(struct sl_inbound *s, const void *data, size_t len)
 {
-	if (s->bout_len + len > sizeof(s->bout))
+	if (!s->bout) {
+		s->bout = malloc(SL_IN_BOUT_MAX);
+		if (!s->bout)
+			return -ENOMEM;
+	}
+	if (s->bout_off && !s->bout_len)
+		s->bout_off = 0;
+	if (s->bout_off + s->bout_len + len > SL_IN_BOUT_MAX)
 		return -ENOSPC;
-	memcpy(s->bout + s->bout_len, data, len);
+	memcpy(s->bout + s->bout_off + s->bout_len, data, len);
 	s->bout_len += len;
 	return 0;
 }
@@ -865,9 +876,10 @@ static void sl_in_start_relay(struct sl_inbound *s)
 	sl_smtp_linebuf_done(&s->lb);
 	sl_smtp_reply_parser_done(&s->brp);
 	free(s->pout);
+	free(s->bout);
 	free(s->reply_after_backend);
-	s->pout = s->reply_after_backend = NULL;
-	s->pout_off = s->pout_len = 0;
+	s->pout = s->bout = s->reply_after_backend = NULL;
+	s->pout_off = s->pout_len = s->bout_off = s->bout_len = 0;
 }
 
 static void sl_in_relay_done(struct sl_relay *r, int err, void *arg)
