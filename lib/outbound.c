@@ -86,7 +86,8 @@ struct sl_outbound {
 
 	struct sl_smtp_reply_parser rp;	/* partner replies */
 	struct sl_smtp_linebuf ml;	/* MTA lines before the relay */
-	char pout[SL_SASL_LINE_MAX];	/* a command to the partner */
+	char *pout;			/* a command to the partner (SL_SASL_LINE_MAX);
+					   the handshake's only: freed at the relay */
 	size_t pout_off, pout_len;
 	char *mout;			/* replies to the MTA */
 	size_t mout_off, mout_len;
@@ -152,11 +153,25 @@ static void sl_ob_enter(struct sl_outbound *s, enum sl_ob_state st)
 	}
 }
 
+static void sl_ob_pout_free(struct sl_outbound *s)
+{
+	if (s->pout)
+		OPENSSL_cleanse(s->pout, SL_SASL_LINE_MAX);
+	free(s->pout);
+	s->pout = NULL;
+	s->pout_off = s->pout_len = 0;
+}
+
 /* Queue one command line for the partner (plain or TLS). */
 static int sl_ob_send(struct sl_outbound *s, const char *line, size_t len)
 {
-	if (s->pout_len || len > sizeof(s->pout))
+	if (s->pout_len || len > SL_SASL_LINE_MAX)
 		return -EBUSY;	/* one command at a time: we never pipeline */
+	if (!s->pout) {
+		s->pout = malloc(SL_SASL_LINE_MAX);
+		if (!s->pout)
+			return -ENOMEM;
+	}
 	memcpy(s->pout, line, len);
 	s->pout_off = 0;
 	s->pout_len = len;
@@ -277,7 +292,7 @@ static void sl_ob_free(void *arg)
 	sl_sasl_client_free(s->sasl);
 	sl_smtp_reply_parser_done(&s->rp);
 	sl_smtp_linebuf_done(&s->ml);
-	OPENSSL_cleanse(s->pout, sizeof(s->pout));
+	sl_ob_pout_free(s);
 	free(s->mout);
 	free(s->greeting);
 	free(s->caps);
@@ -905,6 +920,7 @@ static void sl_ob_start_relay(struct sl_outbound *s, const char *pre, size_t pre
 	free(s->mout);
 	s->greeting = s->caps = s->mout = NULL;
 	s->mout_off = s->mout_len = 0;
+	sl_ob_pout_free(s);
 	sl_smtp_reply_parser_done(&s->rp);
 	sl_smtp_linebuf_done(&s->ml);
 }
@@ -1078,8 +1094,8 @@ static void sl_ob_advance(struct sl_outbound *s)
 			if (n > 0) {
 				s->pout_off += (size_t)n;
 				s->pout_len -= (size_t)n;
-				if (!s->pout_len)
-					OPENSSL_cleanse(s->pout, sizeof(s->pout));
+				if (!s->pout_len)	/* AUTH lines hold secrets */
+					OPENSSL_cleanse(s->pout, SL_SASL_LINE_MAX);
 				continue;
 			}
 			if (n == SL_OB_WANT_WRITE) {
