@@ -140,10 +140,13 @@ struct hs_held_info {
 	int ktls_socks;			/* sockets with kTLS */
 };
 
-/* n real outbound sessions handed off and held idle in their relays:
- * controller heap bytes per session (session struct, relay, whatever
- * OpenSSL or the loop kept), or -1 (err says why). */
-long hs_held_per_session(int n, const struct hs_opts *o, struct hs_held_info *info,
-			 char *err, size_t len);
+/* 2n + 1 real outbound (inbound) sessions handed off and held idle in
+ * their relays (harness_held.c): controller heap bytes per session
+ * (session struct, relay, whatever OpenSSL or the loop kept per session),
+ * or -1 (err says why). */
+long hs_held_outbound(int n, const struct hs_opts *o, struct hs_held_info *info,
+		      char *err, size_t len);
+long hs_held_inbound(int n, const struct hs_opts *o, struct hs_held_info *info,
+		     char *err, size_t len);
 
 #endif

@@ -4,10 +4,10 @@
  * lib/inbound session (started with tests/unit/session.c, as the daemon
  * would) between the harness's parties — the partner threads of
  * harness.c and an MTA or backend here — so the handoff, the data path
- * choice and the relay are the ones the controller runs.  See harness.h.
+ * choice and the relay are the ones the controller runs.  See harness.h;
+ * held sessions (memory) in harness_held.c.
  */
 #include <errno.h>
-#include <malloc.h>
 #include <netinet/in.h>
 #include <pthread.h>
 #include <signal.h>
@@ -15,7 +15,6 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
-#include <sys/wait.h>
 #include <unistd.h>
 
 #include <openssl/err.h>
@@ -36,7 +35,7 @@ struct hs_run {
 	unsigned tmo;
 };
 
-static int hs_listener(struct sockaddr_in *sa)
+int hs_listener(struct sockaddr_in *sa)
 {
 	socklen_t len = sizeof(*sa);
 	int l = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
@@ -113,7 +112,7 @@ static void *hs_backend(void *arg)
 	return NULL;
 }
 
-static void hs_policy(struct sl_partner *p, const struct hs_opts *o)
+void hs_policy(struct sl_partner *p, const struct hs_opts *o)
 {
 	*p = (struct sl_partner){ .domain = "partner.test", .mode = SL_MODE_ENFORCE,
 				  .on_failure = SL_FAIL_DEFER, .has_auth = true };
@@ -195,13 +194,16 @@ static struct pki_cert hs_srv;
 static char hs_dir[] = "/tmp/sl-vm-sessions.XXXXXX";
 static char hs_hash[200];
 
-static bool hs_inbound_init(void)
+bool hs_inbound_init(struct sl_account *acct, const char **cert, const char **key)
 {
 	static int done;
 
 	if (!done)
 		done = mkdtemp(hs_dir) && pki_leaf(&hs_srv, NULL, hs_dir, "srv", "us.test", "us.test") == 0 &&
 		       sl_sasl_hash_password("secret", "$6$", 5000, hs_hash, sizeof(hs_hash)) >= 0 ? 1 : -1;
+	*acct = (struct sl_account){ .username = "partner", .password_hash = hs_hash };
+	*cert = hs_srv.cert_file;
+	*key = hs_srv.key_file;
 	return done == 1;
 }
 
@@ -209,9 +211,8 @@ static void hs_inbound(struct hs_run *hr)
 {
 	const struct hs_opts *o = hr->o;
 	struct hs_result *r = hr->r;
-	struct sl_account acct = { .username = "partner", .password_hash = hs_hash };
-	struct ts_inbound t = { .cert_file = hs_srv.cert_file, .key_file = hs_srv.key_file,
-				.announce = SL_ANNOUNCE_NONE, .ktls_rw = o->rw,
+	struct sl_account acct;
+	struct ts_inbound t = { .announce = SL_ANNOUNCE_NONE, .ktls_rw = o->rw,
 				.ktls_caps = o->caps ? o->caps : h_caps(),
 				.timeout_ms = (uint64_t)hr->tmo * 1000 };
 	struct sockaddr_in be;
@@ -221,7 +222,7 @@ static void hs_inbound(struct hs_run *hr)
 	int peer[2] = { -1, -1 };
 	socklen_t len;
 
-	if (!hs_inbound_init()) {
+	if (!hs_inbound_init(&acct, &t.cert_file, &t.key_file)) {
 		h_err(&r->h, "inbound: certificate or password hash");
 		return;
 	}
@@ -306,161 +307,4 @@ bool hs_run(const struct hs_opts *o, struct hs_result *r)
 	ERR_clear_error();
 	r->wall_s = h_now(CLOCK_MONOTONIC) - t0;
 	return !r->h.error[0];
-}
-
-/* ------------------------------------------------------------------ */
-/* Memory per held connection: n outbound sessions relaying, idle      */
-
-struct hs_held {
-	struct sl_loop *loop;
-	int relays, ktls, ends, want;
-};
-
-static void hs_held_step(struct ts_outbound *t, const char *step, const char *detail)
-{
-	struct hs_held *h = t->arg;
-
-	if (strcmp(step, "ktls") == 0 && strncmp(detail, "TLSv", 4) == 0)
-		h->ktls++;
-	if (strcmp(step, "relay") == 0 && ++h->relays == h->want)
-		sl_loop_stop(h->loop);
-	if (strcmp(step, "fail") == 0)
-		h->ends++;
-}
-
-static void hs_held_deadline(struct sl_loop *loop, void *arg)
-{
-	(void)arg;
-	sl_loop_stop(loop);
-}
-
-/* The partners: one child process accepts n connections and forks one
- * held partner (harness.c) per connection. */
-static pid_t hs_held_partners(int lfd, int n, SSL_CTX *pctx)
-{
-	pid_t pid = fork();
-
-	if (pid != 0)
-		return pid;
-	for (int i = 0; i < n; i++) {
-		int fd = accept4(lfd, NULL, NULL, SOCK_CLOEXEC);
-
-		if (fd < 0)
-			break;
-		h_timeouts(fd, 120);
-		if (fork() == 0)
-			h_held_partner(fd, pctx);
-		close(fd);
-	}
-	while (wait(NULL) > 0)
-		;
-	_exit(0);
-}
-
-long hs_held_per_session(int n, const struct hs_opts *o, struct hs_held_info *info,
-			 char *err, size_t len)
-{
-	struct ts_outbound *t = calloc((size_t)n + 1, sizeof(*t));
-	int (*mta)[2] = calloc((size_t)n + 1, sizeof(*mta));
-	SSL_CTX *pctx = h_ctx(true, o->tls_version, o->cipher, -1);
-	struct sl_tls_ctx *ctx = NULL;
-	struct sl_loop *loop = NULL;
-	struct hs_held h = { 0 };
-	struct sl_timer deadline;
-	struct sl_partner pol;
-	struct sockaddr_in dst;
-	size_t before = 0;
-	long per = -1;
-	pid_t kid = -1;
-	int lfd = -1, started = 0;
-
-	memset(info, 0, sizeof(*info));
-	for (int i = 0; i <= n && mta; i++)
-		mta[i][0] = mta[i][1] = -1;
-	hs_policy(&pol, o);
-	lfd = hs_listener(&dst);
-	if (!t || !mta || !pctx || lfd < 0 || sl_loop_new(0, &loop) < 0 ||
-	    sl_tls_client_ctx_new(&pol.tls, SL_TLS_F_KTLS, &ctx, err, len) < 0) {
-		if (!err[0])
-			snprintf(err, len, "setup failed");
-		goto out;
-	}
-	kid = hs_held_partners(lfd, n + 1, pctx);
-	h.loop = loop;
-	sl_timer_init(&deadline, hs_held_deadline, NULL);
-	/* Session 0 warms OpenSSL's and the loop's lazily built tables up:
-	 * it is held but not counted. */
-	for (int i = 0; i <= n; i++) {
-		static const char cmds[] = "EHLO mta.ours.test\r\nMAIL FROM:<a@ours.test>\r\n";
-
-		if (i == 1) {
-			malloc_trim(0);
-			before = mallinfo2().uordblks;
-		}
-		if (socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, mta[i]) < 0 ||
-		    write(mta[i][0], cmds, sizeof(cmds) - 1) != (ssize_t)sizeof(cmds) - 1) {
-			snprintf(err, len, "MTA socket pair");
-			goto out;
-		}
-		h_nonblock(mta[i][1], true);
-		t[i].partner = pol;
-		t[i].tls = ctx;
-		t[i].mta_fd = mta[i][1];
-		t[i].dst = dst;
-		t[i].password = "secret";
-		t[i].ktls_caps = h_caps();
-		t[i].timeout_ms = 120000;
-		t[i].keep_loop = true;
-		t[i].on_step = hs_held_step;
-		t[i].arg = &h;
-		if (ts_outbound_start(&t[i], loop) < 0) {
-			snprintf(err, len, "session %d did not start", i);
-			goto out;
-		}
-		mta[i][1] = -1;		/* the session's now */
-		started = i + 1;
-		h.want = i + 1;
-		/* Session 0 alone first, then the n together. */
-		if (i == 0 || i == n) {
-			sl_timer_arm(loop, &deadline, 100000);
-			sl_loop_run(loop);
-			sl_timer_cancel(loop, &deadline);
-			if (h.relays != h.want) {
-				snprintf(err, len, "%d of %d sessions relaying (%d failed)",
-					 h.relays, h.want, h.ends);
-				goto out;
-			}
-		}
-	}
-	malloc_trim(0);
-	per = ((long)mallinfo2().uordblks - (long)before) / n;
-	info->relaying = h.relays;
-	info->ktls = h.ktls;
-	info->ktls_dirs = ts_ktls_dirs(&info->ktls_socks);
-	for (int i = 0; i <= n; i++)
-		if (t[i].s && sl_outbound_result(t[i].s)->path == SL_DATAPATH_KTLS_SPLICE)
-			info->splice++;
-out:
-	for (int i = 0; i < started; i++)
-		if (t[i].s)
-			sl_outbound_abort(t[i].s);	/* closes its MTA and partner fds */
-	for (int i = 0; i <= n && mta; i++) {
-		if (mta[i][0] >= 0)
-			close(mta[i][0]);
-		if (mta[i][1] >= 0)
-			close(mta[i][1]);
-	}
-	if (lfd >= 0) {
-		shutdown(lfd, SHUT_RDWR);	/* an acceptor still waiting gives up */
-		close(lfd);
-	}
-	if (kid > 0)
-		waitpid(kid, NULL, 0);	/* its partners end with their sessions */
-	sl_loop_free(loop);
-	sl_tls_ctx_free(ctx);
-	SSL_CTX_free(pctx);
-	free(t);
-	free(mta);
-	ERR_clear_error();
-	return per;
 }

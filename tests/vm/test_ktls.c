@@ -473,22 +473,29 @@ static void t_sessions(void)
 
 static void t_held(void)
 {
-	struct hs_opts o = { .role = H_OUTBOUND, .tls_version = TLS1_3_VERSION,
-			     .cipher = "TLS_AES_128_GCM_SHA256" };
+	struct hs_opts o = { .tls_version = TLS1_3_VERSION, .cipher = "TLS_AES_128_GCM_SHA256" };
 	struct hs_held_info info;
-	char err[256] = "";
 	const int n = 16;
-	long per = hs_held_per_session(n, &o, &info, err, sizeof(err));
 
-	if (!tap_ok(info.relaying == n + 1 && info.ktls == n + 1 && info.splice == n + 1 &&
-		    info.ktls_socks == n + 1 && info.ktls_dirs == 3,
-		    "held: %d real outbound sessions relay with kTLS + splice (%d, %d, %d sockets)",
-		    n + 1, info.relaying, info.splice, info.ktls_socks))
-		tap_diag("%s", err);
-	if (!tap_ok(per >= 0 && per <= 10 * 1024,
-		    "held: a real outbound session costs <= 10 KiB of controller heap after the "
-		    "handoff (%ld bytes)", per))
-		tap_diag("%s", err);
+	for (int role = H_OUTBOUND; role <= H_INBOUND; role++) {
+		const char *rn = role == H_OUTBOUND ? "outbound" : "inbound";
+		char err[256] = "";
+		long per;
+
+		o.role = role;
+		per = role == H_OUTBOUND ? hs_held_outbound(n, &o, &info, err, sizeof(err))
+					 : hs_held_inbound(n, &o, &info, err, sizeof(err));
+		if (!tap_ok(info.relaying == 2 * n + 1 && info.ktls == 2 * n + 1 &&
+			    info.splice == 2 * n + 1 && info.ktls_socks == 2 * n + 1 &&
+			    info.ktls_dirs == 3,
+			    "held: %d real %s sessions relay with kTLS + splice (%d, %d, %d sockets)",
+			    2 * n + 1, rn, info.relaying, info.splice, info.ktls_socks))
+			tap_diag("%s", err);
+		if (!tap_ok(per >= 0 && per <= 10 * 1024,
+			    "held: a real %s session costs <= 10 KiB of controller heap after the "
+			    "handoff (%ld bytes)", rn, per))
+			tap_diag("%s", err);
+	}
 }
 
 static void t_bpf(const char *dir)
