@@ -642,19 +642,18 @@ static void sl_in_tls_begin(struct sl_inbound *s)
 		return;
 	}
 	sl_smtp_linebuf_reset(&s->lb);
-	/* The message callback feeds the tracker when the policy may hand
-	 * this session to the kernel. */
-	sl_ktls_track_init(&s->ktrk);
-	s->obs.ktls = s->p.partner->tls.ktls != SL_KTLS_OFF && s->p.tls->ktls ? &s->ktrk : NULL;
 	if (sl_tls_server_new(s->p.tls, s->p.fd, &s->obs, &s->ssl, reason, sizeof(reason)) < 0) {
 		snprintf(s->res.reason, sizeof(s->res.reason), "%s", reason);
 		sl_in_finish(s, "aborted");
 		return;
 	}
-	/* -ENOMEM leaves it unbound: the switch says "not prepared". */
-	if (s->obs.ktls && sl_ktls_track_bind(s->ssl, &s->ktrk, s->env.ktls_caps,
-					      s->p.partner->tls.ktls) < 0)
-		s->obs.ktls = NULL;
+	/* The message callback feeds the tracker when the policy may hand
+	 * this session to the kernel; -ENOMEM leaves it unbound, and the
+	 * switch says "not prepared". */
+	sl_ktls_track_init(&s->ktrk);
+	if (s->p.partner->tls.ktls != SL_KTLS_OFF && s->p.tls->ktls &&
+	    sl_ktls_track_bind(s->ssl, &s->ktrk, s->env.ktls_caps, s->p.partner->tls.ktls) == 0)
+		s->obs.ktls = &s->ktrk;
 	sl_in_enter(s, SL_IN_TLS);
 }
 

@@ -482,21 +482,17 @@ static void sl_ob_would_defer(struct sl_outbound *s, const char *fmt, ...)
 
 /* ---- kernel TLS ---------------------------------------------------------- */
 
-/* Before the SSL exists: the message callback will feed the tracker
- * when the policy may hand this session to the kernel. */
-static void sl_ob_ktls_prepare(struct sl_outbound *s)
-{
-	sl_ktls_track_init(&s->ktrk);
-	s->obs.ktls = s->p.partner->tls.ktls != SL_KTLS_OFF && s->p.tls->ktls ? &s->ktrk : NULL;
-}
-
+/* The SSL exists, the handshake has not begun: the message callback
+ * feeds the tracker when the policy may hand this session to the kernel.
+ * A failure to bind (-ENOMEM) leaves the tracker unbound, which the
+ * switch reports ("not prepared"): a required policy still fails. */
 static void sl_ob_ktls_bind(struct sl_outbound *s)
 {
-	/* A failure (-ENOMEM) leaves the tracker unbound, which the switch
-	 * reports ("not prepared"): a required policy still fails. */
-	if (s->obs.ktls && sl_ktls_track_bind(s->ssl, &s->ktrk, s->env.ktls_caps,
-					      s->p.partner->tls.ktls) < 0)
-		s->obs.ktls = NULL;
+	sl_ktls_track_init(&s->ktrk);
+	if (s->p.partner->tls.ktls == SL_KTLS_OFF || !s->p.tls->ktls)
+		return;
+	if (sl_ktls_track_bind(s->ssl, &s->ktrk, s->env.ktls_caps, s->p.partner->tls.ktls) == 0)
+		s->obs.ktls = &s->ktrk;
 }
 
 /* kTLS required and impossible: fail (4.7.5), or note it in testing. */
@@ -701,7 +697,6 @@ static void sl_ob_on_reply(struct sl_outbound *s, const struct sl_smtp_reply *re
 		{
 			char reason[SL_TLS_REASON_MAX];
 
-			sl_ob_ktls_prepare(s);
 			r = sl_tls_client_new(s->p.tls, s->pfd, s->p.mx, s->p.tlsa, s->p.n_tlsa,
 					      &s->obs, &s->ssl, reason, sizeof(reason));
 			if (r < 0) {

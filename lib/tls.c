@@ -311,6 +311,7 @@ static int sl_tls_ssl_new(const struct sl_tls_ctx *c, int fd, struct sl_tls_obs 
 	if (obs) {
 		obs->server_version = 0;
 		obs->alert_recv = obs->alert_sent = -1;
+		obs->ktls = NULL;
 		SSL_set_msg_callback(ssl, sl_tls_msg_cb);
 		SSL_set_msg_callback_arg(ssl, obs);
 	}

@@ -53,15 +53,16 @@ struct sl_ktls_track;
 
 /*
  * What the message callback saw during one handshake.  OpenSSL has one
- * message-callback slot per SSL and this is its owner: ktls, when set by
- * the session before sl_tls_*_new(), gets every call too (the record
- * counts the kTLS handoff needs).
+ * message-callback slot per SSL and this is its owner: ktls, when the
+ * session sets it after sl_tls_*_new() (which clear it) and before the
+ * handshake, gets every call too (the record counts the kTLS handoff
+ * needs).
  */
 struct sl_tls_obs {
 	uint16_t server_version;	/* legacy_version of ServerHello, 0 = none */
 	int alert_recv;			/* alert description from the peer, -1 = none */
 	int alert_sent;			/* alert description we sent, -1 = none */
-	struct sl_ktls_track *ktls;	/* fed too; NULL = none (not reset by _new) */
+	struct sl_ktls_track *ktls;	/* fed too; NULL = none */
 };
 
 /* Flags of sl_tls_client_ctx_new(). */
