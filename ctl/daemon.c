@@ -483,6 +483,7 @@ static int sl_daemon_start(struct sl_daemon *d, const sigset_t *sigs)
 	unsigned adopted = 0;
 	int r;
 
+	sl_sessions_init();
 	r = sl_loop_new(SL_DNS_WORKERS, &d->loop);
 	if (r < 0) {
 		sl_log(SL_LOG_ERR, "event=start_failed step=loop err=%s", strerror(-r));

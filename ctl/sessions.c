@@ -28,6 +28,7 @@
 
 #include "daemon_int.h"
 #include "inbound.h"
+#include "ktls.h"
 #include "log.h"
 #include "outbound.h"
 #include "resolve.h"
@@ -74,6 +75,28 @@ static struct sl_sess *sl_sessions;
 static size_t sl_n_sessions;
 static struct sl_inbound_caps sl_backend_caps;
 
+/* What the kernel offers for TLS, probed once (sl_sessions_init). */
+static struct sl_ktls_caps sl_ktls;
+static bool sl_ktls_probed;
+
+void sl_sessions_init(void)
+{
+	char buf[256];
+
+	if (sl_ktls_probed)
+		return;
+	sl_ktls_probe(&sl_ktls);
+	sl_ktls_probed = true;
+	sl_ktls_caps_str(&sl_ktls, buf, sizeof(buf));
+	sl_log(SL_LOG_INFO, "event=ktls_probe kernel_tls=%s caps=\"%s\"",
+	       sl_ktls_caps_any(&sl_ktls) ? "yes" : "no", buf);
+}
+
+static const struct sl_ktls_caps *sl_sessions_ktls(void)
+{
+	return sl_ktls_probed && sl_ktls_caps_any(&sl_ktls) ? &sl_ktls : NULL;
+}
+
 /* ---- the per-policy runtime --------------------------------------------- */
 
 void sl_session_rt_free(struct sl_session_rt *rt)
@@ -115,6 +138,9 @@ int sl_session_rt_new(const struct sl_policy *p, struct sl_session_rt **ret,
 		if (pt->direction & SL_DIR_OUTBOUND) {
 			unsigned flags = pt->mode == SL_MODE_TESTING ? SL_TLS_F_LENIENT : 0;
 
+			if (pt->tls.ktls != SL_KTLS_OFF)
+				flags |= SL_TLS_F_KTLS;
+
 			r = sl_tls_client_ctx_new(&pt->tls, flags, &rt->client[i], reason,
 						  sizeof(reason));
 			if (r < 0) {
@@ -132,7 +158,8 @@ int sl_session_rt_new(const struct sl_policy *p, struct sl_session_rt **ret,
 		}
 		if ((pt->direction & SL_DIR_INBOUND) && pt->has_inbound && p->inbound.present) {
 			r = sl_tls_server_ctx_new(p->inbound.cert, p->inbound.key, &pt->inbound,
-						  false, &rt->server[i], reason, sizeof(reason));
+						  pt->tls.ktls != SL_KTLS_OFF, &rt->server[i], reason,
+						  sizeof(reason));
 			if (r < 0) {
 				snprintf(err, errlen, "%s: inbound tls: %s", pt->domain, reason);
 				goto fail;
@@ -244,13 +271,14 @@ static void sl_ob_done(void *arg, struct sl_outbound *ob)
 	struct sl_sess *s = arg;
 	const struct sl_outbound_result *r = sl_outbound_result(ob);
 	const struct sl_outbound_params *p = sl_outbound_params(ob);
-	char reason[600], would[600];
+	char reason[600], would[600], ktls[200];
 
 	sl_log(r->reason[0] && strcmp(r->result, "relayed") ? SL_LOG_WARN : SL_LOG_INFO,
 	       "session=%llu direction=out domain=%s mx=%s addr=%s tls=%s cipher=%s verify=%s "
-	       "auth=%s result=%s datapath=%s bytes_up=%llu bytes_down=%llu ms=%llu%s%s%s%s",
+	       "auth=%s result=%s datapath=%s ktls=%s bytes_up=%llu bytes_down=%llu ms=%llu%s%s%s%s",
 	       (unsigned long long)s->id, p->partner->domain, p->mx, r->addr, r->tls, r->cipher,
 	       r->verify, r->auth, r->result, sl_datapath_name(r->path),
+	       sl_logq(ktls, sizeof(ktls), r->ktls[0] ? r->ktls : "-"),
 	       (unsigned long long)r->bytes_up, (unsigned long long)r->bytes_down,
 	       (unsigned long long)r->ms,
 	       r->reason[0] ? " reason=" : "", r->reason[0] ? sl_logq(reason, sizeof(reason), r->reason) : "",
@@ -270,6 +298,7 @@ static void sl_ob_launch(struct sl_sess *s, struct sl_outbound_params *prm, int 
 		.connect_timeout_ms = c->timeout_ms < SL_CONNECT_TIMEOUT_MS ? c->timeout_ms
 									     : SL_CONNECT_TIMEOUT_MS,
 		.tag = sl_ob_tag,
+		.ktls_caps = sl_sessions_ktls(),
 		.step = sl_log_verbose() ? sl_ob_step : NULL,
 		.done = sl_ob_done,
 		.arg = s,
@@ -394,16 +423,17 @@ static void sl_in_done(void *arg, struct sl_inbound *in)
 	struct sl_sess *s = arg;
 	const struct sl_inbound_result *r = sl_inbound_result(in);
 	const struct sl_inbound_params *p = sl_inbound_params(in);
-	char helo[300], reason[600], cert[300], rcvd[1100];
+	char helo[300], reason[600], cert[300], rcvd[1100], ktls[200];
 
 	sl_log(strcmp(r->result, "relayed") ? SL_LOG_WARN : SL_LOG_INFO,
 	       "session=%llu direction=in domain=%s peer=%s helo=%s tls=%s cipher=%s account=%s "
-	       "cert=%s result=%s datapath=%s bytes_in=%llu bytes_out=%llu ms=%llu "
+	       "cert=%s result=%s datapath=%s ktls=%s bytes_in=%llu bytes_out=%llu ms=%llu "
 	       "auth_failures=%u%s%s%s%s",
 	       (unsigned long long)s->id, p->partner->domain, r->peer,
 	       sl_logq(helo, sizeof(helo), r->helo[0] ? r->helo : "-"), r->tls, r->cipher,
 	       r->account[0] ? r->account : "-", sl_logq(cert, sizeof(cert), r->cert[0] ? r->cert : "-"),
-	       r->result, sl_datapath_name(r->path), (unsigned long long)r->bytes_in,
+	       r->result, sl_datapath_name(r->path),
+	       sl_logq(ktls, sizeof(ktls), r->ktls[0] ? r->ktls : "-"), (unsigned long long)r->bytes_in,
 	       (unsigned long long)r->bytes_out, (unsigned long long)r->ms, r->auth_failures,
 	       r->reason[0] ? " reason=" : "", r->reason[0] ? sl_logq(reason, sizeof(reason), r->reason) : "",
 	       r->received[0] ? " received=" : "",
@@ -484,6 +514,7 @@ void sl_inbound_accept(struct sl_daemon *d, uint64_t session, int fd,
 		.max_auth_failures = SL_AUTH_MAX_FAILURES,
 		.auth_fail_delay_ms = SL_AUTH_FAIL_DELAY_MS,
 		.caps = &sl_backend_caps,
+		.ktls_caps = sl_sessions_ktls(),
 		.done = sl_in_done,
 		.arg = s,
 	};

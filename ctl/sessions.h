@@ -16,6 +16,9 @@ int sl_session_rt_new(const struct sl_policy *p, struct sl_session_rt **ret,
 		      char *err, size_t errlen);
 void sl_session_rt_free(struct sl_session_rt *rt);
 
+/* Probe the kernel's TLS offload once, and log it (daemon start). */
+void sl_sessions_init(void);
+
 /* Live sessions, and ending them all (daemon stop). */
 size_t sl_sessions_active(void);
 void sl_sessions_shutdown(void);
