@@ -13,11 +13,9 @@ static int sl_not_yet(const char *name)
 	return SL_EXIT_USAGE;
 }
 
-int cmd_policy(int argc, char **argv) { (void)argc; return sl_not_yet(argv[0]); }
 int cmd_status(int argc, char **argv) { (void)argc; return sl_not_yet(argv[0]); }
 int cmd_domain(int argc, char **argv) { (void)argc; return sl_not_yet(argv[0]); }
 int cmd_probe(int argc, char **argv) { (void)argc; return sl_not_yet(argv[0]); }
 int cmd_reload(int argc, char **argv) { (void)argc; return sl_not_yet(argv[0]); }
 int cmd_stats(int argc, char **argv) { (void)argc; return sl_not_yet(argv[0]); }
-int cmd_passwd(int argc, char **argv) { (void)argc; return sl_not_yet(argv[0]); }
 int cmd_unload(int argc, char **argv) { (void)argc; return sl_not_yet(argv[0]); }

@@ -35,7 +35,7 @@ static const struct sl_cmd sl_cmds[] = {
 	  "validate and apply the policy atomically (as SIGHUP)", NULL },
 	{ "stats", cmd_stats, "[--prometheus]",
 	  "counters, optionally in the Prometheus text format", NULL },
-	{ "passwd", cmd_passwd, "",
+	{ "passwd", cmd_passwd, "[--sha512]",
 	  "read a password without echo, print its yescrypt hash", NULL },
 	{ "unload", cmd_unload, "[--yes]",
 	  "remove the programs and pins: partners then receive plaintext", NULL },

@@ -14,6 +14,22 @@
  * Validation reports every problem (up to SL_DIAG_MAX), each with
  * FILE:LINE:COL pointing at the offending token; a policy with any error
  * is never returned.
+ *
+ * Decisions the schema leaves open (reference: man/smtplock-policy.5):
+ *  - min_version is "1.2" or "1.3"; the plain YAML floats 1.2/1.3 read the
+ *    same (their text is compared, so 1.20 is an error); quoting is advised.
+ *  - integers (version, ports, limits) must be plain scalars: "25" is not 25.
+ *  - a prefix with bits set beyond its length (192.0.2.1/24) is an error,
+ *    and so is a /0.
+ *  - relative paths, in the main file and in drop-ins, are relative to the
+ *    main file's directory and are stored absolute; every named file must
+ *    exist; password_file must not be accessible by group/other.
+ *  - built-in defaults: direction outbound, verify ca with no built-in
+ *    ca_file (an outbound verify-ca partner without one is an error),
+ *    min_version 1.2, ktls preferred, announce none, mechanisms
+ *    SCRAM-SHA-256, PLAIN, LOGIN; inbound.min_version defaults to the
+ *    effective defaults.tls.min_version; inbound.require always has TLS.
+ *  - null (an empty value) is an empty list or mapping where one is due.
  */
 #ifndef SL_POLICY_H
 #define SL_POLICY_H
@@ -28,6 +44,17 @@
 #define SL_DIAG_MAX		64	/* errors collected before giving up */
 #define SL_PIN_LEN		32	/* SHA-256 */
 #define SL_POLICY_DEFAULT_LISTEN "127.0.0.1:10025"
+
+/* Further built-in defaults (extension; see smtplock-policy(5)). */
+#define SL_POLICY_DEFAULT_CONTROL	"/run/smtplock/control"
+#define SL_POLICY_DEFAULT_MAX_SESSIONS	1000
+#define SL_POLICY_DEFAULT_MAX_PER_SOURCE 100
+#define SL_POLICY_DEFAULT_TIMEOUT_MS	300000	/* 300 s */
+#define SL_POLICY_DEFAULT_INBOUND_PORT	25
+#define SL_POLICY_DROPIN_DIR		"policies.d"	/* next to the main file */
+#define SL_POLICY_MAX_BYTES		(1 << 20)	/* per file */
+#define SL_POLICY_MAX_LISTEN		4	/* controller.listen entries */
+#define SL_PIN_TEXT_LEN			(7 + 2 * SL_PIN_LEN + 1) /* "sha256:" hex NUL */
 
 enum sl_tls_version {
 	SL_TLS_1_2 = 0x0303,
@@ -64,7 +91,8 @@ enum sl_announce {
 #define SL_REQUIRE_AUTH		(1u << 1)
 #define SL_REQUIRE_CLIENT_CERT	(1u << 2)
 
-/* partners[].auth.mechanisms, in the order of preference we apply. */
+/* partners[].auth.mechanisms: a set; the strongest offered is used,
+ * SCRAM-SHA-256 > PLAIN > LOGIN (sl_sasl_choose). */
 enum sl_sasl_mech {
 	SL_SASL_SCRAM_SHA_256 = 1,
 	SL_SASL_PLAIN = 2,
@@ -110,7 +138,7 @@ struct sl_tls_policy {
 struct sl_auth_policy {
 	char *username;
 	char *password_file;		/* absolute path; mode 0600 or 0400 */
-	enum sl_sasl_mech mechanisms[3];/* allowed, in preference order */
+	enum sl_sasl_mech mechanisms[3];/* allowed (a set) */
 	size_t n_mechanisms;
 };
 
@@ -223,7 +251,12 @@ struct sl_diags {
 /*
  * Load and validate the policy at path (and path's directory/policies.d/).
  * Returns 0 and *ret, or -EINVAL (validation errors in *diags) or another
- * -errno; *ret is untouched on failure.  diags may be NULL.
+ * -errno; *ret is untouched on failure.  diags may be NULL; otherwise it
+ * must be zero-initialised (or have been through sl_diags_done): its old
+ * content is freed and it receives every error, sorted by file (main file
+ * first, then drop-ins in order) and position.  When the main file cannot
+ * be read the -errno is returned and diags also holds one SL_DIAG_FILE
+ * entry for it (line 0).
  */
 int sl_policy_load(const char *path, struct sl_policy **ret, struct sl_diags *diags);
 
@@ -231,7 +264,10 @@ int sl_policy_load(const char *path, struct sl_policy **ret, struct sl_diags *di
  * The same, validating a change before it is made (`domain add|remove`):
  * extra_name/extra_text add a drop-in that is not on disk yet (the name is
  * used in diagnostics, e.g. "policies.d/ntsol.com.yaml"); skip_file leaves
- * out one existing drop-in (a path as it appears in sl_policy.files).
+ * out one existing drop-in (a path as it appears in sl_policy.files, or
+ * any path to the same file).  The extra drop-in takes the place of the
+ * on-disk drop-in with the same basename, if any (an edit), else its
+ * sorted place; its basename must end in ".yaml" (else -EINVAL).
  */
 struct sl_policy_opts {
 	const char *extra_name;
@@ -263,10 +299,44 @@ const char *sl_direction_name(enum sl_direction d);
 const char *sl_mode_name(enum sl_mode m);
 
 /* Read a partner's password file (trailing newline stripped).  Returns
- * 0 and a malloc'd string in *ret, or -errno. */
+ * 0 and a malloc'd string in *ret, or -errno: -EPERM when the file is
+ * accessible by group or other, -EINVAL when it is empty, holds a NUL or
+ * is longer than 1024 bytes. */
 int sl_policy_read_secret(const char *path, char **ret);
 
-/* Prefix helpers shared with the map sync and the CLI. */
+/* Extension: more names, for dumps and the CLI. */
+const char *sl_on_failure_name(enum sl_on_failure f);	/* "defer" */
+const char *sl_ktls_name(enum sl_ktls_mode k);		/* "preferred" */
+const char *sl_announce_name(enum sl_announce a);	/* "proxy-v2" */
+
+/*
+ * Extension: the value checks of the loader, for the CLI (`domain add`).
+ *
+ * sl_domain_normalize: a DNS name of LDH labels (1-63 octets, total <= 253,
+ * A-labels "xn--..." accepted), lower-cased, one trailing dot dropped, into
+ * out (>= SL_DOMAIN_MAX).  -EILSEQ for non-ASCII (a U-label: use the
+ * A-label), -EINVAL otherwise malformed, -ENAMETOOLONG for length.
+ *
+ * sl_pin_parse: "sha256:" (any case) + 64 hex digits, optionally as 32
+ * colon-separated pairs.  sl_pin_format writes "sha256:<64 lower hex>"
+ * into buf (>= SL_PIN_TEXT_LEN).
+ *
+ * sl_crypt_hash_check: a crypt(3) hash we can verify later without ever
+ * calling crypt() here: libxcrypt's crypt_checksalt() plus the shape of
+ * the hash for $y$ (yescrypt), $6$/$5$ (SHA-crypt) and $2b$/$2y$
+ * (bcrypt).  0, -EINVAL malformed, -EPROTONOSUPPORT another or a legacy
+ * method (DES, MD5, ...).
+ */
+int sl_domain_normalize(const char *in, char *out, size_t len);
+int sl_pin_parse(const char *s, struct sl_pin *ret);
+void sl_pin_format(const struct sl_pin *pin, char *buf, size_t len);
+int sl_crypt_hash_check(const char *hash);
+
+/* Prefix helpers shared with the map sync and the CLI.
+ * sl_prefix_parse: "ADDR" or "ADDR/LEN"; -EINVAL malformed, -ERANGE a
+ * length beyond the family's, -EDOM bits set beyond the prefix length
+ * ("192.0.2.1/24": write 192.0.2.0/24).  sl_endpoint_parse: "ADDR:PORT"
+ * or "[ADDR6]:PORT", port 1-65535; -EINVAL otherwise. */
 int sl_prefix_parse(const char *s, struct sl_prefix *ret);
 int sl_endpoint_parse(const char *s, struct sl_endpoint *ret);
 /* "192.0.2.0/24", "2001:db8::/64", "192.0.2.10" (plen full = no suffix). */

@@ -74,8 +74,10 @@ static void sl_tls_msg_cb(int write_p, int version, int content_type, const void
 
 static int sl_tls_ctx_common(SSL_CTX *ctx, uint16_t min_version, bool ktls)
 {
+	/* IGNORE_UNEXPECTED_EOF: many MTAs close after "221" without a
+	 * close_notify; SMTP has its own end markers, so that is an EOF. */
 	uint64_t opts = SSL_OP_NO_COMPRESSION | SSL_OP_NO_RENEGOTIATION |
-			SSL_OP_CIPHER_SERVER_PREFERENCE;
+			SSL_OP_CIPHER_SERVER_PREFERENCE | SSL_OP_IGNORE_UNEXPECTED_EOF;
 
 	/* The floor: never below the policy, never below TLS 1.2. */
 	if (min_version < SL_TLS_1_2)

@@ -1,0 +1,421 @@
+/* SPDX-License-Identifier: GPL-2.0 OR BSD-2-Clause */
+/*
+ * test_outbound.c — the outbound session against a scripted partner on
+ * loopback and a scripted MTA on a socket pair.  Each row is a partner
+ * behaviour and what the MTA must see: the partner's greeting and
+ * filtered capabilities with the mail relayed over TLS after AUTH, or a
+ * 421/554 with the precise reason and no mail at the partner.
+ * (The end-to-end tests with real Postfix are in tests/bats/3x-*.bats.)
+ */
+#include <arpa/inet.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <netinet/in.h>
+#include <pthread.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include <openssl/err.h>
+#include <openssl/ssl.h>
+
+#include "outbound.h"
+#include "pki.h"
+#include "tap.h"
+#include "tls.h"
+
+static char dir[] = "/tmp/sl-test-ob.XXXXXX";
+static struct pki_cert ca, srv, other;
+
+enum behave {
+	P_GOOD = 0,
+	P_NO_STARTTLS = 1 << 0,
+	P_INJECT = 1 << 1,	/* plaintext pipelined after "220 ready" */
+	P_BAD_PASSWORD = 1 << 2,
+	P_OTHER_CA = 1 << 3,
+	P_TLS12 = 1 << 4,
+	P_NO_AUTH = 1 << 5,	/* no AUTH in the post-TLS EHLO */
+	P_GREET_554 = 1 << 6,
+	P_NO_TLS_START = 1 << 7,	/* answers STARTTLS 220, never does TLS */
+};
+
+struct tcase {
+	const char *name;
+	unsigned behave;
+	enum sl_verify_mode verify;
+	uint16_t min_version;
+	enum sl_mode mode;
+	enum sl_on_failure on_failure;
+	const char *want_mta;		/* prefix of the MTA's first line */
+	bool want_mail;			/* the partner received the message */
+	const char *want_result;
+};
+
+static const struct tcase cases[] = {
+	{ "happy path", P_GOOD, SL_VERIFY_CA, SL_TLS_1_2, SL_MODE_ENFORCE, SL_FAIL_DEFER,
+	  "220 mx1.partner.test ESMTP fake", true, "relayed" },
+	{ "no STARTTLS", P_NO_STARTTLS, SL_VERIFY_CA, SL_TLS_1_2, SL_MODE_ENFORCE, SL_FAIL_DEFER,
+	  "421 4.7.4 smtplock: partner.test: peer offered no STARTTLS", false, "deferred" },
+	{ "unknown CA", P_OTHER_CA, SL_VERIFY_CA, SL_TLS_1_2, SL_MODE_ENFORCE, SL_FAIL_DEFER,
+	  "421 4.7.5 smtplock: partner.test: certificate verify failed: unable to get local issuer",
+	  false, "deferred" },
+	{ "TLS 1.2 partner, policy 1.3", P_TLS12, SL_VERIFY_CA, SL_TLS_1_3, SL_MODE_ENFORCE, SL_FAIL_DEFER,
+	  "421 4.7.5 smtplock: partner.test: peer offered no TLS version >= TLSv1.3", false, "deferred" },
+	{ "pin mismatch", P_GOOD, SL_VERIFY_FINGERPRINT, SL_TLS_1_2, SL_MODE_ENFORCE, SL_FAIL_DEFER,
+	  "421 4.7.5 smtplock: partner.test: certificate pin mismatch (got sha256:", false, "deferred" },
+	{ "wrong password", P_BAD_PASSWORD, SL_VERIFY_CA, SL_TLS_1_2, SL_MODE_ENFORCE, SL_FAIL_DEFER,
+	  "421 4.7.8 smtplock: partner.test: AUTH rejected: 535 5.7.8", false, "deferred" },
+	{ "no AUTH offered", P_NO_AUTH, SL_VERIFY_CA, SL_TLS_1_2, SL_MODE_ENFORCE, SL_FAIL_DEFER,
+	  "421 4.7.4 smtplock: partner.test: peer offers no AUTH mechanism", false, "deferred" },
+	{ "plaintext injected after STARTTLS 220", P_INJECT, SL_VERIFY_CA, SL_TLS_1_2,
+	  SL_MODE_ENFORCE, SL_FAIL_DEFER, "421 4.7.5 smtplock: partner.test: peer sent plaintext "
+	  "after its STARTTLS reply", false, "deferred" },
+	{ "STARTTLS 220 but no TLS", P_NO_TLS_START, SL_VERIFY_CA, SL_TLS_1_2, SL_MODE_ENFORCE,
+	  SL_FAIL_DEFER, "421 4.4.2 smtplock: partner.test: timeout in state tls", false, "deferred" },
+	{ "partner greets 554", P_GREET_554, SL_VERIFY_CA, SL_TLS_1_2, SL_MODE_ENFORCE, SL_FAIL_DEFER,
+	  "421 4.5.0 smtplock: partner.test: partner greeted with 554", false, "deferred" },
+	{ "on_failure reject: 554 at MAIL", P_NO_STARTTLS, SL_VERIFY_CA, SL_TLS_1_2,
+	  SL_MODE_ENFORCE, SL_FAIL_REJECT, "220 ", false, "rejected" },
+	{ "testing: no STARTTLS goes on in plaintext", P_NO_STARTTLS, SL_VERIFY_CA, SL_TLS_1_2,
+	  SL_MODE_TESTING, SL_FAIL_DEFER, "220 mx1.partner.test ESMTP fake", true, "relayed" },
+	{ "testing: pin mismatch goes on over TLS", P_GOOD, SL_VERIFY_FINGERPRINT, SL_TLS_1_2,
+	  SL_MODE_TESTING, SL_FAIL_DEFER, "220 mx1.partner.test ESMTP fake", true, "relayed" },
+};
+
+/* ---- the scripted partner ------------------------------------------------- */
+
+struct partner {
+	int lfd;
+	unsigned behave;
+	char got[4096];		/* everything received after AUTH, plaintext */
+	size_t got_len;
+	bool saw_plain_mail;	/* MAIL FROM arrived before TLS */
+	bool tls;
+};
+
+struct conn { int fd; SSL *ssl; };
+
+static int c_write(struct conn *c, const char *s)
+{
+	if (c->ssl)
+		return SSL_write(c->ssl, s, (int)strlen(s));
+	return (int)write(c->fd, s, strlen(s));
+}
+
+/* Read one line (CRLF) byte by byte: slow but never over-reads. */
+static int c_line(struct conn *c, char *buf, size_t len)
+{
+	size_t n = 0;
+
+	while (n + 1 < len) {
+		int r = c->ssl ? SSL_read(c->ssl, buf + n, 1) : (int)read(c->fd, buf + n, 1);
+
+		if (r <= 0)
+			return -1;
+		if (buf[n++] == '\n')
+			break;
+	}
+	buf[n] = 0;
+	return (int)n;
+}
+
+static void *partner_main(void *arg)
+{
+	struct partner *p = arg;
+	struct conn c = { -1, NULL };
+	SSL_CTX *ctx = SSL_CTX_new(TLS_server_method());
+	const struct pki_cert *cert = p->behave & P_OTHER_CA ? &other : &srv;
+	char line[1024];
+	bool data = false;
+
+	SSL_CTX_use_certificate(ctx, cert->cert);
+	SSL_CTX_use_PrivateKey(ctx, cert->key);
+	if (p->behave & P_TLS12)
+		SSL_CTX_set_max_proto_version(ctx, TLS1_2_VERSION);
+	c.fd = accept(p->lfd, NULL, NULL);
+	if (c.fd < 0)
+		goto out;
+	if (p->behave & P_GREET_554) {
+		c_write(&c, "554 5.7.1 go away\r\n");
+		goto out;
+	}
+	c_write(&c, "220 mx1.partner.test ESMTP fake\r\n");
+	while (c_line(&c, line, sizeof(line)) > 0) {
+		if (data) {
+			if (p->got_len + strlen(line) < sizeof(p->got)) {
+				memcpy(p->got + p->got_len, line, strlen(line));
+				p->got_len += strlen(line);
+			}
+			if (!strcmp(line, ".\r\n")) {
+				data = false;
+				c_write(&c, "250 2.0.0 Ok: queued as FAKE1\r\n");
+			}
+			continue;
+		}
+		if (!strncasecmp(line, "EHLO", 4)) {
+			if (!c.ssl)
+				c_write(&c, p->behave & P_NO_STARTTLS ?
+					"250-mx1.partner.test\r\n250-PIPELINING\r\n250 8BITMIME\r\n" :
+					"250-mx1.partner.test\r\n250-PIPELINING\r\n250-STARTTLS\r\n250 8BITMIME\r\n");
+			else
+				c_write(&c, p->behave & P_NO_AUTH ?
+					"250-mx1.partner.test\r\n250-SIZE 10240000\r\n250 8BITMIME\r\n" :
+					"250-mx1.partner.test\r\n250-SIZE 10240000\r\n250-AUTH PLAIN LOGIN\r\n"
+					"250-AUTH=PLAIN LOGIN\r\n250-ENHANCEDSTATUSCODES\r\n250 8BITMIME\r\n");
+		} else if (!strncasecmp(line, "STARTTLS", 8)) {
+			if (p->behave & P_INJECT)
+				c_write(&c, "220 2.0.0 Ready\r\n250 injected\r\n");
+			else
+				c_write(&c, "220 2.0.0 Ready\r\n");
+			if (p->behave & P_NO_TLS_START) {
+				/* swallow the ClientHello, never answer */
+				while (read(c.fd, line, sizeof(line)) > 0)
+					;
+				goto out;
+			}
+			c.ssl = SSL_new(ctx);
+			SSL_set_fd(c.ssl, c.fd);
+			if (SSL_accept(c.ssl) != 1)
+				goto out;
+			p->tls = true;
+		} else if (!strncasecmp(line, "AUTH PLAIN", 10)) {
+			/* "\0doug\0secret" = AGRvdWcAc2VjcmV0 */
+			if (!(p->behave & P_BAD_PASSWORD) && strstr(line, "AGRvdWcAc2VjcmV0"))
+				c_write(&c, "235 2.7.0 Authentication successful\r\n");
+			else
+				c_write(&c, "535 5.7.8 Error: authentication failed: bad\r\n");
+		} else if (!strncasecmp(line, "MAIL", 4)) {
+			if (!c.ssl)
+				p->saw_plain_mail = true;
+			c_write(&c, "250 2.1.0 Ok\r\n");
+		} else if (!strncasecmp(line, "RCPT", 4)) {
+			c_write(&c, "250 2.1.5 Ok\r\n");
+		} else if (!strncasecmp(line, "DATA", 4)) {
+			data = true;
+			c_write(&c, "354 End data with <CR><LF>.<CR><LF>\r\n");
+		} else if (!strncasecmp(line, "QUIT", 4)) {
+			c_write(&c, "221 2.0.0 Bye\r\n");
+			break;
+		} else {
+			c_write(&c, "502 5.5.2 Error: command not recognized\r\n");
+		}
+	}
+out:
+	if (c.ssl) {
+		SSL_shutdown(c.ssl);
+		SSL_free(c.ssl);
+	}
+	if (c.fd >= 0)
+		close(c.fd);
+	SSL_CTX_free(ctx);
+	return NULL;
+}
+
+/* ---- the scripted MTA ------------------------------------------------------ */
+
+struct mta {
+	int fd;
+	bool reject;		/* expect a 554 at MAIL */
+	char first[512];	/* the greeting (first line) */
+	char caps[1024];	/* the EHLO reply */
+	char mail_reply[512];
+	char end_reply[512];
+};
+
+static int mta_reply(int fd, char *buf, size_t len)
+{
+	size_t n = 0;
+
+	/* read until a line "NNN " (last line of a reply) */
+	while (n + 1 < len) {
+		ssize_t r = read(fd, buf + n, 1);
+
+		if (r <= 0)
+			break;
+		n++;
+		if (buf[n - 1] == '\n') {
+			char *ls = buf + n - 2;
+
+			while (ls > buf && ls[-1] != '\n')
+				ls--;
+			if (n - (size_t)(ls - buf) >= 4 && ls[3] == ' ')
+				break;
+		}
+	}
+	buf[n] = 0;
+	return (int)n;
+}
+
+static void *mta_main(void *arg)
+{
+	struct mta *m = arg;
+	char buf[1024];
+
+	if (mta_reply(m->fd, m->first, sizeof(m->first)) <= 0 || m->first[0] != '2')
+		goto out;
+	dprintf(m->fd, "EHLO mta.example.org\r\n");
+	mta_reply(m->fd, m->caps, sizeof(m->caps));
+	dprintf(m->fd, "MAIL FROM:<a@example.org>\r\n");
+	mta_reply(m->fd, m->mail_reply, sizeof(m->mail_reply));
+	if (m->reject) {
+		dprintf(m->fd, "QUIT\r\n");
+		mta_reply(m->fd, buf, sizeof(buf));
+		goto out;
+	}
+	dprintf(m->fd, "RCPT TO:<b@partner.test>\r\n");
+	mta_reply(m->fd, buf, sizeof(buf));
+	dprintf(m->fd, "DATA\r\n");
+	mta_reply(m->fd, buf, sizeof(buf));
+	dprintf(m->fd, "Subject: marker-42\r\n\r\nbody\r\n.\r\n");
+	mta_reply(m->fd, m->end_reply, sizeof(m->end_reply));
+	dprintf(m->fd, "QUIT\r\n");
+	mta_reply(m->fd, buf, sizeof(buf));
+out:
+	shutdown(m->fd, SHUT_WR);
+	while (read(m->fd, buf, sizeof(buf)) > 0)
+		;
+	return NULL;
+}
+
+/* ---- harness ------------------------------------------------------------------ */
+
+static int tags[3];
+
+static int tag_cb(void *arg, int fd, enum sl_sock_tag tag, uint32_t policy_id)
+{
+	(void)arg;
+	(void)fd;
+	(void)policy_id;
+	if (tag < 3)
+		tags[tag]++;
+	return 0;
+}
+
+static struct sl_outbound_result last;
+static int done_calls;
+
+static void done_cb(void *arg, struct sl_outbound *s)
+{
+	last = *sl_outbound_result(s);
+	done_calls++;
+	sl_loop_stop((struct sl_loop *)arg);
+}
+
+static void run_case(const struct tcase *tc)
+{
+	struct sl_partner partner = { .domain = "partner.test", .mode = tc->mode,
+				      .on_failure = tc->on_failure, .has_auth = true };
+	struct sl_pin pin;
+	struct sl_tls_ctx *tctx = NULL;
+	struct sl_loop *loop = NULL;
+	struct sl_outbound *s = NULL;
+	struct partner p = { .behave = tc->behave };
+	struct mta m = { .reject = tc->on_failure == SL_FAIL_REJECT };
+	struct sockaddr_in sin = { .sin_family = AF_INET, .sin_addr.s_addr = htonl(INADDR_LOOPBACK) };
+	socklen_t slen = sizeof(sin);
+	char reason[SL_TLS_REASON_MAX];
+	pthread_t tp, tm;
+	int sv[2], r;
+
+	partner.tls = (struct sl_tls_policy){ .min_version = tc->min_version,
+					      .verify = tc->verify, .ca_file = ca.cert_file };
+	if (tc->verify == SL_VERIFY_FINGERPRINT) {
+		memset(&pin, 0x5a, sizeof(pin));
+		partner.tls.pins = &pin;
+		partner.tls.n_pins = 1;
+	}
+	partner.auth = (struct sl_auth_policy){ .username = "doug", .n_mechanisms = 2,
+						.mechanisms = { SL_SASL_PLAIN, SL_SASL_LOGIN } };
+	r = sl_tls_client_ctx_new(&partner.tls, tc->mode == SL_MODE_TESTING ? SL_TLS_F_LENIENT : 0,
+				  &tctx, reason, sizeof(reason));
+	tap_int(r, 0, "%s: TLS context", tc->name);
+
+	p.lfd = socket(AF_INET, SOCK_STREAM, 0);
+	bind(p.lfd, (struct sockaddr *)&sin, sizeof(sin));
+	listen(p.lfd, 1);
+	getsockname(p.lfd, (struct sockaddr *)&sin, &slen);
+	socketpair(AF_UNIX, SOCK_STREAM, 0, sv);
+	fcntl(sv[0], F_SETFL, O_NONBLOCK);	/* ours; the MTA end blocks */
+	m.fd = sv[1];
+	pthread_create(&tp, NULL, partner_main, &p);
+	pthread_create(&tm, NULL, mta_main, &m);
+
+	sl_loop_new(0, &loop);
+	struct sl_outbound_env env = { .loop = loop, .hostname = "us.example.org",
+				       .timeout_ms = 1500, .connect_timeout_ms = 1500,
+				       .tag = tag_cb, .done = done_cb, .arg = loop };
+	struct sl_outbound_params prm = { .id = 1, .mta_fd = sv[0], .partner = &partner,
+					  .policy_id = 7, .mx = "mx1.partner.test", .tls = tctx,
+					  .password = "secret", .dst_len = sizeof(sin) };
+	memcpy(&prm.dst, &sin, sizeof(sin));
+	memset(tags, 0, sizeof(tags));
+	done_calls = 0;
+	r = sl_outbound_start(&env, &prm, &s);
+	tap_int(r, 0, "%s: session started", tc->name);
+	sl_loop_run(loop);
+	pthread_join(tm, NULL);
+	shutdown(p.lfd, SHUT_RDWR);
+	pthread_join(tp, NULL);
+
+	tap_int(done_calls, 1, "%s: done() once", tc->name);
+	if (!tap_ok(strncmp(m.first, tc->want_mta, strlen(tc->want_mta)) == 0,
+		    "%s: MTA told", tc->name))
+		tap_diag("got:  %s\nwant: %s...", m.first, tc->want_mta);
+	tap_str(last.result, tc->want_result, "%s: result", tc->name);
+	tap_int(p.got_len > 0 && strstr(p.got, "marker-42") != NULL, tc->want_mail,
+		"%s: mail at the partner", tc->name);
+	tap_ok(tags[SL_SOCK_PRE_TLS] >= 1, "%s: upstream socket tagged before connect", tc->name);
+	if (tc->want_mail && tc->mode == SL_MODE_ENFORCE) {
+		tap_ok(p.tls && !p.saw_plain_mail, "%s: mail went over TLS only", tc->name);
+		tap_ok(strstr(m.caps, "STARTTLS") == NULL && strstr(m.caps, "AUTH") == NULL,
+		       "%s: STARTTLS and AUTH filtered from the MTA's EHLO", tc->name);
+		tap_ok(strstr(m.caps, "SIZE 10240000") != NULL, "%s: SIZE kept", tc->name);
+		tap_str(last.auth, "ok", "%s: auth ok", tc->name);
+		tap_ok(last.bytes_up > 0 && last.bytes_down > 0, "%s: bytes counted", tc->name);
+	}
+	if (m.reject && !tap_ok(strncmp(m.mail_reply, "554 5.7.4 smtplock: partner.test: "
+				       "peer offered no STARTTLS", 57) == 0,
+				"%s: MAIL answered with the 554", tc->name))
+		tap_diag("got: %s", m.mail_reply);
+	if (tc->mode == SL_MODE_TESTING)
+		tap_ok(last.would_defer[0] != 0, "%s: would_defer recorded (%s)", tc->name,
+		       last.would_defer);
+	close(sv[1]);
+	close(p.lfd);
+	sl_loop_free(loop);
+	sl_tls_ctx_free(tctx);
+	ERR_clear_error();
+}
+
+int main(void)
+{
+	char cmd[300];
+
+	/* OpenSSL writes with write(2): a closed peer raises SIGPIPE, which
+	 * the controller ignores too. */
+	signal(SIGPIPE, SIG_IGN);
+
+	if (!mkdtemp(dir) || pki_ca(&ca, dir, "ca", "CA") ||
+	    pki_ca(&other, dir, "otherca", "Other CA") ||
+	    pki_leaf(&srv, &ca, dir, "srv", "mx1.partner.test", "mx1.partner.test"))
+		return tap_ok(0, "test PKI"), tap_done();
+	{
+		struct pki_cert o = other;
+
+		/* "other": a server certificate from an unknown CA */
+		pki_leaf(&other, &o, dir, "srvother", "mx1.partner.test", "mx1.partner.test");
+		pki_free(&o);
+	}
+	for (size_t i = 0; i < TAP_NELEM(cases); i++)
+		run_case(&cases[i]);
+	pki_free(&ca);
+	pki_free(&srv);
+	pki_free(&other);
+	snprintf(cmd, sizeof(cmd), "rm -rf %s", dir);
+	if (system(cmd) != 0)
+		tap_diag("cannot remove %s", dir);
+	return tap_done();
+}
