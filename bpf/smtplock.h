@@ -189,16 +189,25 @@ enum sl_inbound_slot {
  * the policy id of the entry that matched (when there is one).  Consumers:
  * bpf/smtplock.bpf.c (producer), lib/bpfmap.c (sum over CPUs, names),
  * ctl/ (status, stats).
+ *
+ *	redirected	 connect() sent to the controller
+ *	guard_drop	 untagged payload dropped (and IP fragments to a partner)
+ *	pretls_drop	 a tagged PRE_TLS socket sent a disallowed line
+ *	would_drop	 testing mode: would have dropped or refused
+ *	inbound_steered	 partner SYN steered to the inbound listener
+ *	inbound_refused	 partner SYN refused: no inbound listener
+ *	guard_pass	 tagged payload checked and passed
+ *	connect_refused	 listed connect() refused: no controller listener
  */
-#define SL_COUNTERS(X)							\
-	X(SL_C_REDIRECTED,	0, "redirected")	/* connect() sent to the controller */ \
-	X(SL_C_GUARD_DROP,	1, "guard_drop")	/* untagged payload dropped */	\
-	X(SL_C_PRETLS_DROP,	2, "pretls_drop")	/* tagged PRE_TLS socket sent a disallowed line */ \
-	X(SL_C_WOULD_DROP,	3, "would_drop")	/* testing mode: would have dropped/refused */ \
-	X(SL_C_INBOUND_STEERED,	4, "inbound_steered")	/* partner SYN steered to the inbound listener */ \
-	X(SL_C_INBOUND_REFUSED,	5, "inbound_refused")	/* partner SYN dropped: no inbound listener */ \
-	X(SL_C_GUARD_PASS,	6, "guard_pass")	/* tagged payload checked and passed */ \
-	X(SL_C_CONNECT_REFUSED,	7, "connect_refused")	/* listed connect() refused: no controller listener */
+#define SL_COUNTERS(X)						\
+	X(SL_C_REDIRECTED,	0, "redirected")		\
+	X(SL_C_GUARD_DROP,	1, "guard_drop")		\
+	X(SL_C_PRETLS_DROP,	2, "pretls_drop")		\
+	X(SL_C_WOULD_DROP,	3, "would_drop")		\
+	X(SL_C_INBOUND_STEERED,	4, "inbound_steered")		\
+	X(SL_C_INBOUND_REFUSED,	5, "inbound_refused")		\
+	X(SL_C_GUARD_PASS,	6, "guard_pass")		\
+	X(SL_C_CONNECT_REFUSED,	7, "connect_refused")
 
 enum sl_counter {
 #define SL_COUNTER_ENUM(n, v, s) n = v,
