@@ -10,6 +10,7 @@ libbpf-dev bpftool libssl-dev openssl libyaml-dev
 libnl-3-dev libnl-route-3-dev libnl-genl-3-dev libcrypt-dev
 bats jq iproute2 procps psmisc util-linux netcat-openbsd socat
 postfix libsasl2-modules sasl2-bin dnsmasq dnsutils swaks tshark tcpdump
+libnet-ssleay-perl libio-socket-ssl-perl libio-socket-inet6-perl
 qemu-system-x86 busybox-static cpio kmod xz-utils
 testssl.sh valgrind man-db groff-base bash-completion systemd
 ca-certificates python3

@@ -44,10 +44,11 @@ sl_skip() {
 }
 
 # wait_until SECONDS CMD...: true once CMD succeeds, false at the deadline.
+# (EPOCHREALTIME, not date: a poll loop should not fork to read the clock.)
 wait_until() {
-	local deadline=$(( $(date +%s%N) + $1 * 1000000000 )); shift
+	local deadline=$(( ${EPOCHREALTIME/./} + $1 * 1000000 )); shift
 	while ! "$@" 2>/dev/null; do
-		[ "$(date +%s%N)" -lt "$deadline" ] || return 1
+		[ "${EPOCHREALTIME/./}" -lt "$deadline" ] || return 1
 		sleep 0.05
 	done
 }
@@ -88,8 +89,9 @@ sl_kill_bg() {
 # does not reap orphans promptly).
 sl_gone() {
 	local st
-	st=$(awk '{print $3}' "/proc/$1/stat" 2>/dev/null) || return 0
-	[ "$st" = Z ]
+	read -r st 2>/dev/null <"/proc/$1/stat" || return 0
+	st=${st##*) }		# the state follows "(comm) "
+	[ "${st%% *}" = Z ]
 }
 
 # ---- network namespaces ----------------------------------------------------
@@ -156,7 +158,12 @@ sl_in_cgroup() {
 # sl_capture_start NS IFACE FILE [FILTER]: tcpdump in NS until sl_capture_stop.
 sl_capture_start() {
 	local ns=$1 dev=$2 file=$3 filter=${4:-tcp}
-	sl_in "$ns" tcpdump -i "$dev" -U -s 0 -w "$file" "$filter" 2>"$file.log" &
+	# nsenter execs tcpdump: $! is tcpdump itself, not a subshell that
+	# would ignore the signal meant for it.  --immediate-mode: without it
+	# packets wait up to a second in the kernel's ring for a block to fill,
+	# and those still waiting when we stop are lost.
+	nsenter --net="/run/netns/$ns" -- \
+		tcpdump -i "$dev" --immediate-mode -U -s 0 -w "$file" "$filter" 2>"$file.log" &
 	SL_CAPTURE_PID=$!
 	echo $SL_CAPTURE_PID >>"$SL_BG_FILE"
 	wait_until 10 grep -q 'listening on' "$file.log"
@@ -165,7 +172,7 @@ sl_capture_start() {
 sl_capture_stop() {
 	[ -n "${SL_CAPTURE_PID:-}" ] || return 0
 	sleep 0.2	# let the last segments reach the capture
-	kill -INT "$SL_CAPTURE_PID" 2>/dev/null || true
+	kill -TERM "$SL_CAPTURE_PID" 2>/dev/null || true
 	wait_until 10 sl_gone "$SL_CAPTURE_PID"
 	SL_CAPTURE_PID=
 }
