@@ -26,6 +26,7 @@
 #include "smtp.h"
 
 #define SL_IN_POUT_MAX	8192
+#define SL_IN_BOUT_MAX	(SL_XCLIENT_LINE_MAX + SL_PROXY_V2_MAX)
 
 #define SL_IN_STATES(X)				\
 	X(BANNER, "banner")			\
@@ -35,6 +36,7 @@
 	X(AUTH_VERIFY, "auth-verify")		\
 	X(AUTH_DELAY, "auth-delay")		\
 	X(BACKEND, "backend")			\
+	X(HANDOFF, "handoff")			\
 	X(RELAY, "relay")			\
 	X(CLOSING, "closing")			\
 	X(DONE, "done")
@@ -80,6 +82,9 @@ struct sl_inbound {
 	struct sl_timer timer;
 	SSL *ssl;
 	struct sl_tls_obs obs;
+	struct sl_ktls_track ktrk;	/* record counts and secrets for the handoff */
+	bool ktls_up;			/* the kernel owns the TLS session (ssl freed) */
+	bool ktls_refuse;		/* kTLS required, impossible: 421 the next command */
 	bool tls_up, cert_ok, authed, admitted, ehlo_after_tls;
 	bool quit;			/* close after flushing pout */
 
@@ -93,7 +98,7 @@ struct sl_inbound {
 	int bfd;			/* backend, after admission */
 	enum sl_in_be be;
 	struct sl_smtp_reply_parser brp;
-	char bout[SL_XCLIENT_LINE_MAX + SL_PROXY_V2_MAX];
+	char *bout;			/* to the backend (PROXY, EHLO, XCLIENT) */
 	size_t bout_off, bout_len;
 	char *reply_after_backend;	/* "235 …" or the filtered EHLO reply */
 
@@ -210,6 +215,7 @@ static void sl_in_free(void *arg)
 	sl_loop_del(s->env.loop, &s->bio);
 	sl_timer_cancel(s->env.loop, &s->timer);
 	SSL_free(s->ssl);
+	sl_ktls_track_done(&s->ktrk);
 	close(s->p.fd);
 	if (s->bfd >= 0)
 		close(s->bfd);
@@ -217,6 +223,7 @@ static void sl_in_free(void *arg)
 	sl_smtp_reply_parser_done(&s->brp);
 	sl_sasl_server_done(&s->sasl);
 	free(s->pout);
+	free(s->bout);
 	free(s->reply_after_backend);
 	free(s);
 	ERR_clear_error();
@@ -478,6 +485,14 @@ static void sl_in_command(struct sl_inbound *s, const char *line, size_t len)
 	char out[SL_SASL_LINE_MAX];
 	int r;
 
+	if (s->ktls_refuse) {
+		char text[200];
+
+		snprintf(text, sizeof(text), "kernel TLS required but unavailable: %.120s",
+			 s->res.ktls);
+		sl_in_refuse(s, 421, "4.7.5", text);
+		return;
+	}
 	if (s->state == SL_IN_AUTH_CHALLENGE) {
 		r = sl_sasl_server_step(&s->sasl, line, len, out, sizeof(out));
 		sl_in_auth_result(s, r, out);
@@ -592,6 +607,27 @@ static void sl_in_command(struct sl_inbound *s, const char *line, size_t len)
 
 /* ---- TLS --------------------------------------------------------------------- */
 
+/*
+ * kTLS required and impossible: the backend, if connected, is dropped (it
+ * saw only the replayed EHLO) and the partner's next command is answered
+ * with the 421 — a reply sent unasked would race the command the partner
+ * is sending, and our close with that command unread resets the
+ * connection, taking the reply with it.
+ */
+static void sl_in_ktls_unavailable(struct sl_inbound *s, const char *why)
+{
+	snprintf(s->res.ktls, sizeof(s->res.ktls), "%s", why);
+	snprintf(s->res.reason, sizeof(s->res.reason), "kernel TLS required but unavailable: %s",
+		 s->res.ktls);
+	s->res.result = "refused";
+	sl_loop_del(s->env.loop, &s->bio);
+	if (s->bfd >= 0)
+		close(s->bfd);
+	s->bfd = -1;
+	s->ktls_refuse = true;
+	sl_in_enter(s, SL_IN_CMD);
+}
+
 static void sl_in_tls_begin(struct sl_inbound *s)
 {
 	char reason[SL_TLS_REASON_MAX];
@@ -611,6 +647,13 @@ static void sl_in_tls_begin(struct sl_inbound *s)
 		sl_in_finish(s, "aborted");
 		return;
 	}
+	/* The message callback feeds the tracker when the policy may hand
+	 * this session to the kernel; -ENOMEM leaves it unbound, and the
+	 * switch says "not prepared". */
+	sl_ktls_track_init(&s->ktrk);
+	if (s->p.partner->tls.ktls != SL_KTLS_OFF && s->p.tls->ktls &&
+	    sl_ktls_track_bind(s->ssl, &s->ktrk, s->env.ktls_caps, s->p.partner->tls.ktls) == 0)
+		s->obs.ktls = &s->ktrk;
 	sl_in_enter(s, SL_IN_TLS);
 }
 
@@ -650,6 +693,14 @@ static void sl_in_tls_step(struct sl_inbound *s)
 		sl_in_refuse(s, 421, "4.7.1", "client certificate required");
 		return;
 	}
+	/* A policy that requires kTLS refuses now if the kernel can never
+	 * take this session: before AUTH, before the backend. */
+	if (s->p.partner->tls.ktls == SL_KTLS_REQUIRED &&
+	    sl_ktls_session_check(s->ssl, &s->ktrk, s->env.ktls_caps, SL_KTLS_REQUIRED, NULL,
+				  reason, sizeof(reason)) < 0) {
+		sl_in_ktls_unavailable(s, reason);
+		return;
+	}
 	sl_in_enter(s, SL_IN_CMD);
 }
 
@@ -657,6 +708,7 @@ static void sl_in_tls_step(struct sl_inbound *s)
 
 static void sl_in_on_backend(struct sl_loop *loop, int fd, uint32_t ev, void *arg);
 static void sl_in_relay_done(struct sl_relay *r, int err, void *arg);
+static void sl_in_start_relay(struct sl_inbound *s);
 
 static void sl_in_backend_fail(struct sl_inbound *s, const char *why)
 {
@@ -669,11 +721,20 @@ static void sl_in_backend_fail(struct sl_inbound *s, const char *why)
 	sl_in_advance(s);
 }
 
+/* Queue bytes for the backend.  The buffer lives only for the backend
+ * dialogue: a held session does not carry it. */
 static int sl_in_bsend(struct sl_inbound *s, const void *data, size_t len)
 {
-	if (s->bout_len + len > sizeof(s->bout))
+	if (!s->bout) {
+		s->bout = malloc(SL_IN_BOUT_MAX);
+		if (!s->bout)
+			return -ENOMEM;
+	}
+	if (s->bout_off && !s->bout_len)
+		s->bout_off = 0;
+	if (s->bout_off + s->bout_len + len > SL_IN_BOUT_MAX)
 		return -ENOSPC;
-	memcpy(s->bout + s->bout_len, data, len);
+	memcpy(s->bout + s->bout_off + s->bout_len, data, len);
 	s->bout_len += len;
 	return 0;
 }
@@ -716,13 +777,11 @@ static void sl_in_backend_start(struct sl_inbound *s)
 		sl_in_backend_fail(s, "cannot watch the backend socket");
 }
 
-/* The backend is ready for the partner's mail: answer the partner and
- * relay.  b_pre carries what the partner already pipelined. */
+/* The backend is ready for the partner's mail: answer the partner, then
+ * (sl_in_start_relay) relay. */
 static void sl_in_backend_ready(struct sl_inbound *s, const struct sl_smtp_reply *ehlo)
 {
 	char buf[SL_SMTP_REPLY_SIZE_MAX];
-	const char *pend;
-	size_t plen;
 	int r;
 
 	/* Learn what the backend offers, for pre-AUTH EHLO answers. */
@@ -757,31 +816,69 @@ static void sl_in_backend_ready(struct sl_inbound *s, const struct sl_smtp_reply
 		}
 		sl_in_put(s, buf, (size_t)r);
 	}
-	{
-		uint32_t want = 0;
+	/* The reply leaves through OpenSSL first (a record that SSL_write
+	 * left half-written cannot be handed to the kernel); sl_in_advance
+	 * flushes it and then starts the relay.  The backend waits. */
+	sl_loop_mod(s->env.loop, &s->bio, 0);
+	sl_in_enter(s, SL_IN_HANDOFF);
+	sl_in_advance(s);
+}
 
-		r = sl_in_flush(s, &want);
-	}
-	if (r < 0) {
+/*
+ * The reply is out: the kTLS switch (the policy decides), then the relay.
+ * What the partner already pipelined goes to the backend first (b_pre).
+ */
+static void sl_in_start_relay(struct sl_inbound *s)
+{
+	enum sl_datapath path = SL_DATAPATH_USERSPACE;
+	struct sl_ktls_info info;
+	char why[128];
+	const char *pend;
+	size_t plen;
+	int r;
+
+	s->obs.ktls = NULL;
+	r = sl_ktls_session_switch(s->ssl, &s->ktrk, s->env.ktls_caps, s->p.partner->tls.ktls,
+				   0, &info, why, sizeof(why));
+	if (r == 0) {
+		SSL_free(s->ssl);	/* no close_notify: the kernel goes on */
+		s->ssl = NULL;
+		s->ktls_up = true;
+		sl_ktls_info_str(&info, s->res.ktls, sizeof(s->res.ktls));
+		path = s->env.ktls_rw ? SL_DATAPATH_KTLS_RW : SL_DATAPATH_KTLS_SPLICE;
+	} else if (r == -ENOTRECOVERABLE) {
+		snprintf(s->res.ktls, sizeof(s->res.ktls), "%s", why);
+		snprintf(s->res.reason, sizeof(s->res.reason), "kernel TLS handoff failed: %s", why);
 		sl_in_finish(s, "aborted");
 		return;
+	} else if (r < 0) {
+		sl_in_ktls_unavailable(s, why);
+		sl_in_advance(s);
+		return;
+	} else {
+		snprintf(s->res.ktls, sizeof(s->res.ktls), "%s", why);
 	}
-	/* What the socket did not take yet goes ahead of the backend's bytes
-	 * through the relay's own buffer (a_pre: "from A, for B first"); what
-	 * the partner already pipelined goes to the backend first (b_pre). */
 	sl_loop_del(s->env.loop, &s->pio);
 	sl_loop_del(s->env.loop, &s->bio);
 	plen = sl_smtp_linebuf_peek(&s->lb, &pend);
 	sl_in_enter(s, SL_IN_RELAY);
 	sl_timer_cancel(s->env.loop, &s->timer);
-	r = sl_relay_start(&s->relay, s->env.loop, SL_DATAPATH_USERSPACE, s->bfd, s->p.fd,
-			   s->ssl, s->pout_len ? s->pout + s->pout_off : NULL, s->pout_len,
+	r = sl_relay_start(&s->relay, s->env.loop, path, s->bfd, s->p.fd, s->ssl, NULL, 0,
 			   pend, plen, s->env.timeout_ms, sl_in_relay_done, s);
-	s->pout_len = 0;
 	if (r < 0) {
 		snprintf(s->res.reason, sizeof(s->res.reason), "relay: %s", strerror(-r));
 		sl_in_finish(s, "relay-error");
+		return;
 	}
+	s->res.path = s->relay.path;
+	/* A held session keeps only what the relay needs. */
+	sl_smtp_linebuf_done(&s->lb);
+	sl_smtp_reply_parser_done(&s->brp);
+	free(s->pout);
+	free(s->bout);
+	free(s->reply_after_backend);
+	s->pout = s->bout = s->reply_after_backend = NULL;
+	s->pout_off = s->pout_len = s->bout_off = s->bout_len = 0;
 }
 
 static void sl_in_relay_done(struct sl_relay *r, int err, void *arg)
@@ -959,6 +1056,10 @@ static void sl_in_advance(struct sl_inbound *s)
 			break;
 		if (s->state == SL_IN_CLOSING || s->quit) {
 			sl_in_finish(s, s->res.result ? s->res.result : "refused");
+			return;
+		}
+		if (s->state == SL_IN_HANDOFF) {
+			sl_in_start_relay(s);
 			return;
 		}
 		if (s->state == SL_IN_BANNER)

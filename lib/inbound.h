@@ -14,6 +14,15 @@
  * The invariant: the backend (the local MTA) sees no byte from the partner
  * before the partner is admitted — TLS up, and AUTH and/or the client
  * certificate as the policy requires.
+ *
+ * kTLS (the partner's tls.ktls): a policy that requires kTLS refuses the
+ * partner right after the handshake when the kernel, version or cipher
+ * cannot ("421 4.7.5 smtplock: kernel TLS required but unavailable:
+ * <why>"), before the backend is contacted.  Once the reply to the
+ * replayed EHLO (or the 235) has left through OpenSSL, the session goes
+ * to the kernel, the SSL is freed and the relay runs
+ * SL_DATAPATH_KTLS_SPLICE (or _RW); preferred falls back to the
+ * userspace relay with the reason in res.ktls; off never tries.
  */
 #ifndef SL_INBOUND_H
 #define SL_INBOUND_H
@@ -22,6 +31,7 @@
 #include <stdint.h>
 #include <sys/socket.h>
 
+#include "ktls.h"
 #include "loop.h"
 #include "policy.h"
 #include "relay.h"
@@ -51,6 +61,11 @@ struct sl_inbound_env {
 	struct sl_inbound_caps *caps;
 	void (*done)(void *arg, struct sl_inbound *s);	/* s freed after */
 	void *arg;
+	/* What the kernel offers (sl_ktls_probe once at start; must outlive
+	 * the session); NULL = no kernel TLS.  As for outbound sessions, the
+	 * partner's server context needs ktls = true for any handoff. */
+	const struct sl_ktls_caps *ktls_caps;
+	bool ktls_rw;			/* tests, benchmarks: read/write, not splice */
 };
 
 struct sl_inbound_params {
@@ -77,7 +92,9 @@ struct sl_inbound_result {
 	unsigned auth_failures;
 	uint64_t bytes_in, bytes_out;	/* partner → backend, backend → partner */
 	uint64_t ms;
-	enum sl_datapath path;
+	enum sl_datapath path;		/* set when the relay starts */
+	char ktls[128];			/* kTLS: "TLSv1.3 aes-gcm-128 tx=openssl
+					   rx=smtplock", or why not; "" before */
 };
 
 int sl_inbound_start(const struct sl_inbound_env *env, const struct sl_inbound_params *p,

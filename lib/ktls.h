@@ -194,6 +194,41 @@ int sl_ktls_handoff(SSL *ssl, struct sl_ktls_track *t, const struct sl_ktls_caps
 unsigned sl_ktls_active(int fd);
 
 /* ------------------------------------------------------------------ */
+/* Per session: what the policy's tls.ktls decides (ktls_session.c)    */
+
+/*
+ * The two questions a session asks, with the answer in words in why
+ * (for logs and `status`; ~100 bytes suffice).  caps NULL means the
+ * daemon found no kernel TLS (or did not probe).
+ *
+ * sl_ktls_session_check(), right after the handshake (nothing changes):
+ *   0            the session can go to the kernel (*info filled)
+ *   1            mode off: it stays in userspace ("off by policy")
+ *   -EOPNOTSUPP  the kernel, version or cipher cannot
+ *   -EKEYREJECTED the tracker is not bound (context without kTLS) or saw
+ *                the keys change
+ * A session whose policy requires kTLS fails here, before AUTH spends
+ * its credentials on a session that could never be relayed.
+ *
+ * sl_ktls_session_switch(), after AUTH, with nothing unread (the
+ * handoff's rules, app_buffered included):
+ *   0            the kernel owns the session: *info filled, the caller
+ *                SSL_free()s and relays over the fd (SL_DATAPATH_KTLS_*)
+ *   1            userspace: mode off, or preferred and not possible (why)
+ *   -errno       required and not possible: the caller fails the
+ *                session (the SSL is intact); why says what was missing
+ *   -ENOTRECOVERABLE  the switch broke halfway: close, whatever the mode
+ * Never a silent userspace relay under `required`.  On every result but
+ * 0 the tracker's secrets are wiped (the SSL goes on without it).
+ */
+int sl_ktls_session_check(SSL *ssl, const struct sl_ktls_track *t,
+			  const struct sl_ktls_caps *caps, enum sl_ktls_mode mode,
+			  struct sl_ktls_info *info, char *why, size_t len);
+int sl_ktls_session_switch(SSL *ssl, struct sl_ktls_track *t,
+			   const struct sl_ktls_caps *caps, enum sl_ktls_mode mode,
+			   size_t app_buffered, struct sl_ktls_info *info, char *why, size_t len);
+
+/* ------------------------------------------------------------------ */
 /* After the switch                                                    */
 
 #define SL_KTLS_RECORD_MAX	16384	/* plaintext of one TLS record */

@@ -37,4 +37,7 @@ int sl_ktls_derive(SSL *ssl, const struct sl_ktls_track *t, enum sl_ktls_cipher 
 
 void sl_ktls_track_unbind(SSL *ssl);
 
+/* Was t bound to an SSL (sl_ktls_track_bind) and not wiped since? */
+bool sl_ktls_track_bound(const struct sl_ktls_track *t);
+
 #endif

@@ -133,6 +133,11 @@ int sl_ktls_track_bind(SSL *ssl, struct sl_ktls_track *t, const struct sl_ktls_c
 	return 0;
 }
 
+bool sl_ktls_track_bound(const struct sl_ktls_track *t)
+{
+	return t && (t->flags & SL_TRK_BOUND);
+}
+
 void sl_ktls_track_unbind(SSL *ssl)
 {
 	if (sl_ktls_ex() >= 0)

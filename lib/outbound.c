@@ -27,6 +27,7 @@
 #include "smtp.h"
 
 #define SL_OB_OUT_MAX	(SL_SMTP_REPLY_SIZE_MAX + 1024)	/* greeting + caps */
+#define SL_OB_WHY	128				/* a kTLS reason */
 
 #define SL_OB_STATES(X)			\
 	X(CONNECT, "connect")		\
@@ -77,13 +78,16 @@ struct sl_outbound {
 	struct sl_timer timer;
 	SSL *ssl;
 	struct sl_tls_obs obs;
+	struct sl_ktls_track ktrk;	/* record counts and secrets for the handoff */
+	bool ktls_up;			/* the kernel owns the TLS session (ssl freed) */
 	bool testing;
 	bool plain_retry;		/* testing: reconnected to continue without TLS */
 	bool tls_up;
 
 	struct sl_smtp_reply_parser rp;	/* partner replies */
 	struct sl_smtp_linebuf ml;	/* MTA lines before the relay */
-	char pout[SL_SASL_LINE_MAX];	/* a command to the partner */
+	char *pout;			/* a command to the partner (SL_SASL_LINE_MAX);
+					   the handshake's only: freed at the relay */
 	size_t pout_off, pout_len;
 	char *mout;			/* replies to the MTA */
 	size_t mout_off, mout_len;
@@ -149,11 +153,25 @@ static void sl_ob_enter(struct sl_outbound *s, enum sl_ob_state st)
 	}
 }
 
+static void sl_ob_pout_free(struct sl_outbound *s)
+{
+	if (s->pout)
+		OPENSSL_cleanse(s->pout, SL_SASL_LINE_MAX);
+	free(s->pout);
+	s->pout = NULL;
+	s->pout_off = s->pout_len = 0;
+}
+
 /* Queue one command line for the partner (plain or TLS). */
 static int sl_ob_send(struct sl_outbound *s, const char *line, size_t len)
 {
-	if (s->pout_len || len > sizeof(s->pout))
+	if (s->pout_len || len > SL_SASL_LINE_MAX)
 		return -EBUSY;	/* one command at a time: we never pipeline */
+	if (!s->pout) {
+		s->pout = malloc(SL_SASL_LINE_MAX);
+		if (!s->pout)
+			return -ENOMEM;
+	}
 	memcpy(s->pout, line, len);
 	s->pout_off = 0;
 	s->pout_len = len;
@@ -266,6 +284,7 @@ static void sl_ob_free(void *arg)
 	sl_loop_del(s->env.loop, &s->mio);
 	sl_timer_cancel(s->env.loop, &s->timer);
 	SSL_free(s->ssl);
+	sl_ktls_track_done(&s->ktrk);
 	if (s->pfd >= 0)
 		close(s->pfd);
 	if (s->p.mta_fd >= 0)
@@ -273,7 +292,7 @@ static void sl_ob_free(void *arg)
 	sl_sasl_client_free(s->sasl);
 	sl_smtp_reply_parser_done(&s->rp);
 	sl_smtp_linebuf_done(&s->ml);
-	OPENSSL_cleanse(s->pout, sizeof(s->pout));
+	sl_ob_pout_free(s);
 	free(s->mout);
 	free(s->greeting);
 	free(s->caps);
@@ -461,6 +480,102 @@ static void sl_ob_would_defer(struct sl_outbound *s, const char *fmt, ...)
 	sl_ob_step(s, "would_defer", "%s", s->res.would_defer);
 }
 
+/* ---- kernel TLS ---------------------------------------------------------- */
+
+/* The SSL exists, the handshake has not begun: the message callback
+ * feeds the tracker when the policy may hand this session to the kernel.
+ * A failure to bind (-ENOMEM) leaves the tracker unbound, which the
+ * switch reports ("not prepared"): a required policy still fails. */
+static void sl_ob_ktls_bind(struct sl_outbound *s)
+{
+	sl_ktls_track_init(&s->ktrk);
+	if (s->p.partner->tls.ktls == SL_KTLS_OFF || !s->p.tls->ktls)
+		return;
+	if (sl_ktls_track_bind(s->ssl, &s->ktrk, s->env.ktls_caps, s->p.partner->tls.ktls) == 0)
+		s->obs.ktls = &s->ktrk;
+}
+
+/* kTLS required and impossible: fail (4.7.5), or note it in testing. */
+static int sl_ob_ktls_unavailable(struct sl_outbound *s, const char *why)
+{
+	snprintf(s->res.ktls, sizeof(s->res.ktls), "%s", why);
+	if (!s->testing) {
+		sl_ob_fail(s, SL_OBF_CRYPTO, "kernel TLS required but unavailable: %s", why);
+		return -1;
+	}
+	sl_ob_would_defer(s, "kernel TLS required but unavailable: %s", why);
+	return 0;
+}
+
+/* Right after the handshake: a policy that requires kTLS fails now when
+ * the kernel can never take this session, before AUTH spends the
+ * credentials on a session that could not be relayed. */
+static int sl_ob_ktls_check(struct sl_outbound *s)
+{
+	char why[SL_OB_WHY];
+
+	if (s->p.partner->tls.ktls != SL_KTLS_REQUIRED ||
+	    sl_ktls_session_check(s->ssl, &s->ktrk, s->env.ktls_caps, SL_KTLS_REQUIRED,
+				  NULL, why, sizeof(why)) == 0)
+		return 0;
+	return sl_ob_ktls_unavailable(s, why);
+}
+
+/* Probe: what the session would have done, without doing it. */
+static void sl_ob_ktls_probe(struct sl_outbound *s)
+{
+	struct sl_ktls_info info;
+	char why[SL_OB_WHY];
+
+	if (!s->ssl)
+		return;
+	if (sl_ktls_session_check(s->ssl, &s->ktrk, s->env.ktls_caps, s->p.partner->tls.ktls,
+				  &info, why, sizeof(why)) == 0)
+		snprintf(s->res.ktls, sizeof(s->res.ktls), "would offload %s %s",
+			 s->res.tls, sl_ktls_cipher_name(info.cipher));
+	else
+		snprintf(s->res.ktls, sizeof(s->res.ktls), "%s", why);
+	sl_ktls_track_done(&s->ktrk);
+	s->obs.ktls = NULL;
+}
+
+/*
+ * After AUTH, nothing unread (the reply parser was checked; OpenSSL's own
+ * buffer is the handoff's check): hand the session to the kernel and free
+ * OpenSSL's objects, or stay in userspace with the reason, or fail.
+ * -1 when the session failed.
+ */
+static int sl_ob_ktls_switch(struct sl_outbound *s)
+{
+	struct sl_ktls_info info;
+	char why[SL_OB_WHY];
+	int r;
+
+	if (!s->ssl)
+		return 0;	/* mode testing, partner without TLS: plain */
+	s->obs.ktls = NULL;
+	r = sl_ktls_session_switch(s->ssl, &s->ktrk, s->env.ktls_caps, s->p.partner->tls.ktls,
+				   0, &info, why, sizeof(why));
+	if (r == 0) {
+		SSL_free(s->ssl);	/* no close_notify: the kernel goes on */
+		s->ssl = NULL;
+		s->ktls_up = true;
+		sl_ktls_info_str(&info, s->res.ktls, sizeof(s->res.ktls));
+		sl_ob_step(s, "ktls", "%s", s->res.ktls);
+		return 0;
+	}
+	if (r == -ENOTRECOVERABLE) {
+		snprintf(s->res.ktls, sizeof(s->res.ktls), "%s", why);
+		sl_ob_fail(s, SL_OBF_CRYPTO, "kernel TLS handoff failed: %s", why);
+		return -1;
+	}
+	if (r < 0)
+		return sl_ob_ktls_unavailable(s, why);
+	snprintf(s->res.ktls, sizeof(s->res.ktls), "%s", why);
+	sl_ob_step(s, "ktls", "userspace: %s", why);
+	return 0;
+}
+
 /* ---- the partner handshake ------------------------------------------------ */
 
 static void sl_ob_on_partner(struct sl_loop *loop, int fd, uint32_t ev, void *arg);
@@ -588,6 +703,7 @@ static void sl_ob_on_reply(struct sl_outbound *s, const struct sl_smtp_reply *re
 				sl_ob_fail(s, SL_OBF_CRYPTO, "%s", reason);
 				return;
 			}
+			sl_ob_ktls_bind(s);
 		}
 		sl_ob_enter(s, SL_OB_TLS);
 		return;
@@ -679,10 +795,15 @@ ready:
 		return;
 	}
 	if (s->p.mta_fd < 0) {
+		sl_ob_ktls_probe(s);
 		sl_ob_sendf(s, "QUIT\r\n");
 		sl_ob_enter(s, SL_OB_QUIT);
 		return;
 	}
+	/* AUTH is done and nothing is unread: the session goes to the
+	 * kernel now (or stays in userspace, or fails, as the policy says). */
+	if (sl_ob_ktls_switch(s) < 0)
+		return;
 	sl_ob_enter(s, SL_OB_MTA_GREET);
 }
 
@@ -746,6 +867,8 @@ static void sl_ob_tls_handshake(struct sl_outbound *s)
 		s->res.verify = verified;
 	}
 	sl_ob_step(s, "verify", "%s", s->res.verify);
+	if (sl_ob_ktls_check(s) < 0)
+		return;
 	sl_ob_sendf(s, "EHLO %s\r\n", s->env.hostname);
 	sl_ob_enter(s, SL_OB_EHLO_TLS);
 }
@@ -766,9 +889,13 @@ static void sl_ob_relay_done(struct sl_relay *r, int err, void *arg)
 
 static void sl_ob_start_relay(struct sl_outbound *s, const char *pre, size_t pre_len)
 {
-	enum sl_datapath path = s->ssl ? SL_DATAPATH_USERSPACE : SL_DATAPATH_PLAIN;
+	enum sl_datapath path;
 	int r;
 
+	if (s->ktls_up)
+		path = s->env.ktls_rw ? SL_DATAPATH_KTLS_RW : SL_DATAPATH_KTLS_SPLICE;
+	else
+		path = s->ssl ? SL_DATAPATH_USERSPACE : SL_DATAPATH_PLAIN;
 	sl_loop_del(s->env.loop, &s->pio);
 	sl_loop_del(s->env.loop, &s->mio);
 	sl_ob_enter(s, SL_OB_RELAY);
@@ -777,7 +904,20 @@ static void sl_ob_start_relay(struct sl_outbound *s, const char *pre, size_t pre
 	if (r < 0) {
 		snprintf(s->res.reason, sizeof(s->res.reason), "relay: %s", strerror(-r));
 		sl_ob_finish(s, "relay-error");
+		return;
 	}
+	s->res.path = s->relay.path;
+	sl_ob_step(s, "relay", "%s", sl_datapath_name(s->res.path));
+	/* A held session keeps only what the relay needs: the handshake's
+	 * buffers go (the MTA's pending bytes were copied into the relay). */
+	free(s->greeting);
+	free(s->caps);
+	free(s->mout);
+	s->greeting = s->caps = s->mout = NULL;
+	s->mout_off = s->mout_len = 0;
+	sl_ob_pout_free(s);
+	sl_smtp_reply_parser_done(&s->rp);
+	sl_smtp_linebuf_done(&s->ml);
 }
 
 /*
@@ -949,8 +1089,8 @@ static void sl_ob_advance(struct sl_outbound *s)
 			if (n > 0) {
 				s->pout_off += (size_t)n;
 				s->pout_len -= (size_t)n;
-				if (!s->pout_len)
-					OPENSSL_cleanse(s->pout, sizeof(s->pout));
+				if (!s->pout_len)	/* AUTH lines hold secrets */
+					OPENSSL_cleanse(s->pout, SL_SASL_LINE_MAX);
 				continue;
 			}
 			if (n == SL_OB_WANT_WRITE) {

@@ -7,6 +7,14 @@
  *   greet the MTA with the partner's 220 → answer its EHLO with the
  *   partner's capabilities minus STARTTLS/AUTH → RELAY
  *
+ * kTLS (the partner's tls.ktls): right after the handshake a policy that
+ * requires kTLS fails the session if the kernel, version or cipher cannot
+ * ("421 4.7.5 smtplock: <domain>: kernel TLS required but unavailable:
+ * <why>", before AUTH); after AUTH the session goes to the kernel
+ * (sl_ktls_session_switch), the SSL is freed, and the relay runs
+ * SL_DATAPATH_KTLS_SPLICE (or _RW).  preferred falls back to the
+ * userspace relay with the reason in res.ktls; off never tries.
+ *
  * The invariant, enforced in the shape of the state machine: nothing the
  * MTA sends is read before the partner leg is TLS-protected, verified and
  * authenticated as the policy says, because the MTA is not greeted before
@@ -24,6 +32,7 @@
 #include <stdint.h>
 #include <sys/socket.h>
 
+#include "ktls.h"
 #include "loop.h"
 #include "policy.h"
 #include "relay.h"
@@ -46,6 +55,13 @@ struct sl_outbound_env {
 	 * session itself after done() returns: do not keep the pointer. */
 	void (*done)(void *arg, struct sl_outbound *s);
 	void *arg;
+	/* What the kernel offers (sl_ktls_probe once at start; must outlive
+	 * the session).  NULL = no kernel TLS: partners with tls.ktls
+	 * required fail, preferred ones run the userspace relay.  The
+	 * partner's context must have been built with SL_TLS_F_KTLS for
+	 * any handoff (tls.ktls preferred or required). */
+	const struct sl_ktls_caps *ktls_caps;
+	bool ktls_rw;			/* tests, benchmarks: read/write, not splice */
 };
 
 struct sl_outbound_params {
@@ -77,7 +93,9 @@ struct sl_outbound_result {
 	char reply[300];		/* what the MTA was told on failure */
 	uint64_t bytes_up, bytes_down;	/* MTA → partner, partner → MTA */
 	uint64_t ms;
-	enum sl_datapath path;
+	enum sl_datapath path;		/* set when the relay starts */
+	char ktls[128];			/* kTLS: "TLSv1.3 aes-gcm-128 tx=openssl
+					   rx=smtplock", or why not; "" before */
 };
 
 int sl_outbound_start(const struct sl_outbound_env *env, const struct sl_outbound_params *p,

@@ -2,10 +2,13 @@
 /*
  * relay.c — bounded, non-blocking two-way relay; see relay.h.
  *
- * pump() moves bytes in both directions until nothing moves, then arms
- * exactly the events that can unblock it.  With OpenSSL either direction
- * may need the other readiness (WANT_READ from SSL_write and WANT_WRITE
- * from SSL_read), which the two b_wants_* flags carry to the next arming.
+ * Two engines behind one contract.  The userspace path: pump() moves
+ * bytes in both directions through OpenSSL until nothing moves, then arms
+ * exactly the events that can unblock it; either direction may need the
+ * other readiness (WANT_READ from SSL_write and WANT_WRITE from SSL_read),
+ * which the two b_wants_* flags carry to the next arming.  The kTLS and
+ * plain paths: one lib/pump pump per direction, run on every event on
+ * either fd, each asking for the one readiness it waits for.
  */
 #include <errno.h>
 #include <stdio.h>
@@ -37,7 +40,7 @@ const char *sl_relay_reason(const struct sl_relay *r)
 	return r->reason;
 }
 
-/* ---- the B side: OpenSSL or a plain/kTLS socket ------------------------ */
+/* ---- the userspace path: B is OpenSSL ----------------------------------- */
 
 static int sl_b_ssl_error(struct sl_relay *r, int ret, const char *what)
 {
@@ -70,43 +73,24 @@ static int sl_b_ssl_error(struct sl_relay *r, int ret, const char *what)
 
 static ssize_t sl_b_read(struct sl_relay *r, char *buf, size_t len)
 {
-	ssize_t n;
+	int ret = SSL_read(r->ssl, buf, (int)len);
 
-	if (r->ssl) {
-		int ret = SSL_read(r->ssl, buf, (int)len);
-
-		return ret > 0 ? ret : sl_b_ssl_error(r, ret, "read");
-	}
-	n = read(r->b_fd, buf, len);
-	if (n < 0)
-		return errno == EAGAIN ? SL_B_AGAIN_READ : errno == ECONNRESET ? 0 : -errno;
-	return n;
+	return ret > 0 ? ret : sl_b_ssl_error(r, ret, "read");
 }
 
 static ssize_t sl_b_write(struct sl_relay *r, const char *buf, size_t len)
 {
-	ssize_t n;
+	int ret = SSL_write(r->ssl, buf, (int)len);
 
-	if (r->ssl) {
-		int ret = SSL_write(r->ssl, buf, (int)len);
-
-		return ret > 0 ? ret : sl_b_ssl_error(r, ret, "write");
-	}
-	n = send(r->b_fd, buf, len, MSG_NOSIGNAL);
-	if (n < 0)
-		return errno == EAGAIN ? SL_B_AGAIN_WRITE : -errno;
-	return n;
+	return ret > 0 ? ret : sl_b_ssl_error(r, ret, "write");
 }
 
 static void sl_b_shutdown(struct sl_relay *r)
 {
-	if (r->ssl)
-		SSL_shutdown(r->ssl);	/* close_notify; best effort */
+	SSL_shutdown(r->ssl);	/* close_notify; best effort */
 	shutdown(r->b_fd, SHUT_WR);
 	ERR_clear_error();
 }
-
-/* ---- pump -------------------------------------------------------------- */
 
 static void sl_relay_finish(struct sl_relay *r, int err)
 {
@@ -263,14 +247,207 @@ static void sl_relay_pump(struct sl_relay *r)
 	sl_loop_mod(r->loop, &r->b_io, b_ev);
 }
 
+/* ---- the kTLS and plain paths: B is a socket, lib/pump moves the bytes ---- */
+
+static bool sl_relay_is_ktls(enum sl_datapath path)
+{
+	return path == SL_DATAPATH_KTLS_SPLICE || path == SL_DATAPATH_KTLS_RW;
+}
+
+/* Did the B→A pump's -ECONNRESET come from a TLS alert (not a TCP RST)?
+ * sl_ktls_recv() leaves the last control record in rec; a user_canceled
+ * warning is skipped there, so it cannot be what ended the read. */
+static bool sl_relay_alert(const struct sl_pump *p)
+{
+	return p->rec.type == SL_TLS_CT_ALERT && p->rec.alert_desc != 0 &&
+	       !(p->rec.alert_desc == 90 && p->rec.alert_level == 1);
+}
+
+/* A direction ends outside its pump: nothing is left in it (the pump
+ * reported an error or waits for input), pass_eof says whether the
+ * destination learns of the end. */
+static void sl_relay_dir_end(struct sl_relay *r, struct sl_relay_dir *d, bool pass_eof)
+{
+	d->eof = d->shut = true;
+	if (!pass_eof)
+		return;
+	if (d == &r->a2b) {
+		if (d->pump.flags & SL_PUMP_F_OUT_KTLS)
+			sl_ktls_send_close_notify(r->b_fd);	/* best effort */
+		shutdown(r->b_fd, SHUT_WR);
+	} else {
+		shutdown(r->a_fd, SHUT_WR);
+	}
+}
+
+/*
+ * One direction's pump failed.  As on the userspace path, a destination
+ * that is gone and a source that was reset only end that direction;
+ * anything else ends the relay, with the reason in words.  0 or -errno.
+ */
+static int sl_relay_pump_failed(struct sl_relay *r, struct sl_relay_dir *d, int err)
+{
+	const struct sl_pump *p = &d->pump;
+	bool in = p->err_side == SL_PUMP_SIDE_IN;
+
+	if (!in && (err == -EPIPE || err == -ECONNRESET)) {
+		sl_relay_dir_end(r, d, false);		/* see sl_relay_gone() */
+		return 0;
+	}
+	if (in && err == -ECONNRESET && !sl_relay_alert(p)) {
+		sl_relay_dir_end(r, d, true);		/* a reset source ended */
+		return 0;
+	}
+	if (d == &r->a2b) {
+		snprintf(r->reason, sizeof(r->reason), "%s: %s",
+			 in ? "reading the local side" : "writing to the partner", strerror(-err));
+		return err;
+	}
+	if (!in) {
+		snprintf(r->reason, sizeof(r->reason), "writing to the local side: %s",
+			 strerror(-err));
+		return err;
+	}
+	switch (err) {
+	case -EKEYEXPIRED:
+		/* The records after it are under keys the kernel does not
+		 * have: nothing after the KeyUpdate reached A. */
+		snprintf(r->reason, sizeof(r->reason),
+			 "partner sent a TLS KeyUpdate, which this kernel cannot follow");
+		break;
+	case -ECONNRESET:
+		snprintf(r->reason, sizeof(r->reason), "partner sent TLS alert: %s",
+			 SSL_alert_desc_string_long(p->rec.alert_desc));
+		break;
+	case -EBADMSG:
+		snprintf(r->reason, sizeof(r->reason),
+			 "TLS record from the partner failed to authenticate");
+		break;
+	case -EPROTO:
+		snprintf(r->reason, sizeof(r->reason),
+			 "unexpected TLS record from the partner (type %u, handshake type %u)",
+			 p->rec.type, p->rec.hs_type);
+		break;
+	default:
+		snprintf(r->reason, sizeof(r->reason), "reading from the partner: %s",
+			 strerror(-err));
+		break;
+	}
+	return err;
+}
+
+/*
+ * Run both pumps once (each moves until it would block or used its
+ * budget) and arm what each waits for.  events/fd: what woke us; a side
+ * that hung up (EPOLLHUP/ERR) ends the direction toward it when that
+ * direction only waits for input from the other side — it would not find
+ * out before its next byte, and the relay would wake for the HUP forever.
+ */
+static void sl_relay_run_pumps(struct sl_relay *r, int fd, uint32_t events)
+{
+	struct sl_relay_dir *dirs[2] = { &r->a2b, &r->b2a };
+	uint32_t ev[2] = { 0, 0 };	/* [0] a_fd, [1] b_fd */
+	bool moved = false;
+
+	for (int i = 0; i < 2; i++) {
+		struct sl_relay_dir *d = dirs[i];
+		uint64_t before = d->pump.bytes_in + d->pump.bytes_out;
+		int st, rc;
+
+		if (d->shut)
+			continue;
+		st = sl_pump_run(&d->pump, 0);
+		d->st = st;
+		d->bytes = d->pump.bytes_out;
+		moved |= d->pump.bytes_in + d->pump.bytes_out != before;
+		if (st < 0) {
+			rc = sl_relay_pump_failed(r, d, st);
+			if (rc < 0) {
+				sl_relay_finish(r, rc);
+				return;
+			}
+			moved = true;
+			continue;
+		}
+		switch (st) {
+		case SL_PUMP_DONE:
+			d->eof = d->shut = true;
+			moved = true;
+			break;
+		case SL_PUMP_WAIT_OUT:
+			ev[1 - i] |= EPOLLOUT;	/* a2b writes B, b2a writes A */
+			break;
+		default:
+			/* WAIT_IN, or YIELD (budget used: more to read; the
+			 * level-triggered readiness brings us back). */
+			ev[i] |= EPOLLIN;
+			break;
+		}
+	}
+	if (events & (EPOLLHUP | EPOLLERR)) {
+		struct sl_relay_dir *toward = fd == r->a_fd ? &r->b2a : &r->a2b;
+
+		if (!toward->shut && toward->st == SL_PUMP_WAIT_IN) {
+			sl_relay_dir_end(r, toward, false);
+			ev[fd == r->a_fd ? 1 : 0] &= ~(uint32_t)EPOLLIN;
+			moved = true;
+		}
+	}
+	if (r->a2b.shut && r->b2a.shut) {
+		sl_relay_finish(r, 0);
+		return;
+	}
+	if (moved)
+		sl_timer_arm(r->loop, &r->idle, r->idle_ms);
+	sl_loop_mod(r->loop, &r->a_io, ev[0]);
+	sl_loop_mod(r->loop, &r->b_io, ev[1]);
+}
+
+/* Both pumps; a splice path that cannot get pipes runs read/write. */
+static int sl_relay_pumps_init(struct sl_relay *r, const void *a_pre, size_t a_pre_len,
+			       const void *b_pre, size_t b_pre_len)
+{
+	bool ktls = sl_relay_is_ktls(r->path);
+	enum sl_pump_mode mode = r->path == SL_DATAPATH_KTLS_RW ? SL_PUMP_RW : SL_PUMP_SPLICE;
+	int rc;
+
+	for (;;) {
+		r->b2a.pump.pipe[0] = r->b2a.pump.pipe[1] = -1;
+		rc = sl_pump_init(&r->a2b.pump, r->a_fd, r->b_fd, mode,
+				  ktls ? SL_PUMP_F_OUT_KTLS : 0, 0);
+		if (rc == 0)
+			rc = sl_pump_init(&r->b2a.pump, r->b_fd, r->a_fd, mode,
+					  ktls ? SL_PUMP_F_IN_KTLS : 0, 0);
+		/* -ENOTCONN: a side said to be kTLS is not: fail closed. */
+		if (rc == 0 || mode == SL_PUMP_RW || rc == -ENOTCONN)
+			break;
+		/* No pipes to be had (EMFILE, ENFILE, ENOMEM): read/write
+		 * needs none. */
+		sl_pump_done(&r->a2b.pump);
+		sl_pump_done(&r->b2a.pump);
+		mode = SL_PUMP_RW;
+		if (r->path == SL_DATAPATH_KTLS_SPLICE)
+			r->path = SL_DATAPATH_KTLS_RW;
+	}
+	if (rc == 0)
+		rc = sl_pump_push(&r->a2b.pump, a_pre, a_pre_len);
+	if (rc == 0)
+		rc = sl_pump_push(&r->b2a.pump, b_pre, b_pre_len);
+	r->a2b.st = r->b2a.st = SL_PUMP_YIELD;
+	return rc;
+}
+
+/* ---- common ------------------------------------------------------------- */
+
 static void sl_relay_on_io(struct sl_loop *loop, int fd, uint32_t events, void *arg)
 {
 	struct sl_relay *r = arg;
 
 	(void)loop;
-	(void)fd;
-	(void)events;
-	sl_relay_pump(r);
+	if (r->pumps)
+		sl_relay_run_pumps(r, fd, events);
+	else
+		sl_relay_pump(r);
 }
 
 static void sl_relay_on_idle(struct sl_loop *loop, void *arg)
@@ -283,9 +460,6 @@ static void sl_relay_on_idle(struct sl_loop *loop, void *arg)
 
 static int sl_relay_dir_init(struct sl_relay_dir *d, const void *pre, size_t len)
 {
-	memset(d, 0, sizeof(*d));
-	if (len > SL_RELAY_BUF)
-		return -E2BIG;
 	d->buf = malloc(SL_RELAY_BUF);
 	if (!d->buf)
 		return -ENOMEM;
@@ -307,17 +481,36 @@ int sl_relay_start(struct sl_relay *r, struct sl_loop *loop, enum sl_datapath pa
 	r->path = path;
 	r->a_fd = a_fd;
 	r->b_fd = b_fd;
-	r->ssl = path == SL_DATAPATH_USERSPACE ? ssl : NULL;
 	r->idle_ms = idle_ms;
 	r->done = done;
 	r->arg = arg;
+	r->a2b.pump.pipe[0] = r->a2b.pump.pipe[1] = -1;
+	r->b2a.pump.pipe[0] = r->b2a.pump.pipe[1] = -1;
 	sl_timer_init(&r->idle, sl_relay_on_idle, r);
-	if (path == SL_DATAPATH_USERSPACE && !ssl)
+	switch (path) {
+	case SL_DATAPATH_USERSPACE:
+		if (!ssl)
+			return -EINVAL;	/* no plaintext path hides behind this one */
+		r->ssl = ssl;
+		break;
+	case SL_DATAPATH_KTLS_SPLICE:
+	case SL_DATAPATH_KTLS_RW:
+	case SL_DATAPATH_PLAIN:
+		r->pumps = true;
+		break;
+	default:
 		return -EINVAL;
+	}
+	if (a_pre_len > SL_RELAY_BUF || b_pre_len > SL_RELAY_BUF)
+		return -E2BIG;
 	r->active = true;
-	rc = sl_relay_dir_init(&r->a2b, a_pre, a_pre_len);
-	if (rc == 0)
-		rc = sl_relay_dir_init(&r->b2a, b_pre, b_pre_len);
+	if (r->pumps) {
+		rc = sl_relay_pumps_init(r, a_pre, a_pre_len, b_pre, b_pre_len);
+	} else {
+		rc = sl_relay_dir_init(&r->a2b, a_pre, a_pre_len);
+		if (rc == 0)
+			rc = sl_relay_dir_init(&r->b2a, b_pre, b_pre_len);
+	}
 	/* Writability fires at once: the first pump runs from the loop, so
 	 * done() is never called before sl_relay_start() returns. */
 	if (rc == 0)
@@ -340,6 +533,10 @@ void sl_relay_stop(struct sl_relay *r)
 	sl_loop_del(r->loop, &r->a_io);
 	sl_loop_del(r->loop, &r->b_io);
 	sl_timer_cancel(r->loop, &r->idle);
+	/* The pipes (and their bytes) go; counters and records stay for
+	 * done() and the result. */
+	sl_pump_done(&r->a2b.pump);
+	sl_pump_done(&r->b2a.pump);
 	free(r->a2b.buf);
 	free(r->b2a.buf);
 	r->a2b.buf = r->b2a.buf = NULL;

@@ -13,6 +13,7 @@
 #include <openssl/sha.h>
 #include <openssl/x509v3.h>
 
+#include "ktls.h"
 #include "tls.h"
 
 static void sl_tls_reason(char *reason, size_t len, const char *fmt, ...)
@@ -49,7 +50,8 @@ static const char *sl_tls_err_text(char *buf, size_t len, const char *fallback)
  * The message callback records what the peer said during the handshake:
  * the version in its ServerHello and any alert, so a failure can be
  * explained precisely ("peer offered TLSv1.2 …") instead of with
- * OpenSSL's generic "unsupported protocol".
+ * OpenSSL's generic "unsupported protocol".  It also feeds the session's
+ * kTLS tracker (record sequence numbers for the handoff).
  */
 static void sl_tls_msg_cb(int write_p, int version, int content_type, const void *buf,
 			  size_t len, SSL *ssl, void *arg)
@@ -57,10 +59,10 @@ static void sl_tls_msg_cb(int write_p, int version, int content_type, const void
 	struct sl_tls_obs *obs = arg;
 	const unsigned char *p = buf;
 
-	(void)version;
 	(void)ssl;
 	if (!obs)
 		return;
+	sl_ktls_track_msg(obs->ktls, write_p, version, content_type, buf, len);
 	if (content_type == SSL3_RT_HANDSHAKE && !write_p && len >= 6 &&
 	    p[0] == SSL3_MT_SERVER_HELLO && !obs->server_version)
 		obs->server_version = (uint16_t)(p[4] << 8 | p[5]);
@@ -72,8 +74,10 @@ static void sl_tls_msg_cb(int write_p, int version, int content_type, const void
 	}
 }
 
-static int sl_tls_ctx_common(SSL_CTX *ctx, uint16_t min_version, bool ktls)
+static int sl_tls_ctx_common(SSL_CTX *ctx, uint16_t min_version, bool ktls,
+			     char *reason, size_t len)
 {
+	int r;
 	/* IGNORE_UNEXPECTED_EOF: many MTAs close after "221" without a
 	 * close_notify; SMTP has its own end markers, so that is an EOF. */
 	uint64_t opts = SSL_OP_NO_COMPRESSION | SSL_OP_NO_RENEGOTIATION |
@@ -82,11 +86,21 @@ static int sl_tls_ctx_common(SSL_CTX *ctx, uint16_t min_version, bool ktls)
 	/* The floor: never below the policy, never below TLS 1.2. */
 	if (min_version < SL_TLS_1_2)
 		min_version = SL_TLS_1_2;
-	if (!SSL_CTX_set_min_proto_version(ctx, min_version))
+	if (!SSL_CTX_set_min_proto_version(ctx, min_version)) {
+		sl_tls_reason(reason, len, "cannot set minimum TLS version");
 		return -EINVAL;
-	if (ktls)
-		opts |= SSL_OP_ENABLE_KTLS;
+	}
 	SSL_CTX_set_options(ctx, opts);
+	/* SSL_OP_ENABLE_KTLS is set per SSL (sl_ktls_track_bind), only when
+	 * the kernel offers kTLS: here only the keylog callback. */
+	if (ktls) {
+		r = sl_ktls_ctx_init(ctx);
+		if (r < 0) {
+			sl_tls_reason(reason, len, "cannot prepare the context for kernel TLS: %s",
+				      strerror(-r));
+			return r;
+		}
+	}
 	SSL_CTX_set_mode(ctx, SSL_MODE_ENABLE_PARTIAL_WRITE |
 			 SSL_MODE_ACCEPT_MOVING_WRITE_BUFFER | SSL_MODE_RELEASE_BUFFERS);
 	return 0;
@@ -151,11 +165,10 @@ int sl_tls_client_ctx_new(const struct sl_tls_policy *tp, unsigned flags,
 		sl_tls_reason(reason, len, "SSL_CTX_new failed");
 		goto fail;
 	}
-	r = sl_tls_ctx_common(c->ctx, lenient ? SL_TLS_1_2 : tp->min_version, ktls);
-	if (r < 0) {
-		sl_tls_reason(reason, len, "cannot set minimum TLS version");
+	r = sl_tls_ctx_common(c->ctx, lenient ? SL_TLS_1_2 : tp->min_version, ktls,
+			      reason, len);
+	if (r < 0)
 		goto fail;
-	}
 	r = sl_tls_ciphers(c->ctx, tp->ciphers, tp->ciphersuites, reason, len);
 	if (r < 0)
 		goto fail;
@@ -227,11 +240,9 @@ int sl_tls_server_ctx_new(const char *cert, const char *key,
 		sl_tls_reason(reason, len, "SSL_CTX_new failed");
 		goto fail;
 	}
-	r = sl_tls_ctx_common(c->ctx, c->min_version, ktls);
-	if (r < 0) {
-		sl_tls_reason(reason, len, "cannot set minimum TLS version");
+	r = sl_tls_ctx_common(c->ctx, c->min_version, ktls, reason, len);
+	if (r < 0)
 		goto fail;
-	}
 	r = sl_tls_own_cert(c->ctx, cert, key, reason, len);
 	if (r < 0)
 		goto fail;
@@ -300,6 +311,7 @@ static int sl_tls_ssl_new(const struct sl_tls_ctx *c, int fd, struct sl_tls_obs 
 	if (obs) {
 		obs->server_version = 0;
 		obs->alert_recv = obs->alert_sent = -1;
+		obs->ktls = NULL;
 		SSL_set_msg_callback(ssl, sl_tls_msg_cb);
 		SSL_set_msg_callback_arg(ssl, obs);
 	}

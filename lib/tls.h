@@ -45,19 +45,33 @@ struct sl_tls_ctx {
 	enum sl_verify_mode verify;	/* client: tp->verify; server: client cert */
 	const struct sl_pin *pins;	/* pins the peer certificate must match */
 	size_t n_pins;
-	bool ktls;			/* SSL_OP_ENABLE_KTLS was requested */
+	bool ktls;			/* kTLS allowed: sl_ktls_ctx_init() done */
 	bool lenient;			/* SL_TLS_F_LENIENT */
 };
 
-/* What the message callback saw during one handshake. */
+struct sl_ktls_track;
+
+/*
+ * What the message callback saw during one handshake.  OpenSSL has one
+ * message-callback slot per SSL and this is its owner: ktls, when the
+ * session sets it after sl_tls_*_new() (which clear it) and before the
+ * handshake, gets every call too (the record counts the kTLS handoff
+ * needs).
+ */
 struct sl_tls_obs {
 	uint16_t server_version;	/* legacy_version of ServerHello, 0 = none */
 	int alert_recv;			/* alert description from the peer, -1 = none */
 	int alert_sent;			/* alert description we sent, -1 = none */
+	struct sl_ktls_track *ktls;	/* fed too; NULL = none */
 };
 
 /* Flags of sl_tls_client_ctx_new(). */
-#define SL_TLS_F_KTLS		(1u << 0)	/* ask OpenSSL for kernel TLS */
+/* Allow the kTLS handoff on this context (partners with tls.ktls
+ * preferred or required): installs the keylog callback that captures the
+ * TLS 1.3 traffic secrets (sl_ktls_ctx_init).  Whether OpenSSL's own kTLS
+ * is asked for is decided per SSL by sl_ktls_track_bind(), from what the
+ * kernel offers. */
+#define SL_TLS_F_KTLS		(1u << 0)
 /* mode: testing — OpenSSL's floor is TLS 1.2 and a bad chain does not
  * abort the handshake; sl_tls_check_peer() still judges the policy, and
  * the caller logs would_defer instead of failing. */

@@ -3,7 +3,10 @@
  * test_inbound.c — the inbound session between a scripted partner client
  * (OpenSSL, blocking, in a thread) and a scripted backend MTA on loopback.
  * Each row: what the partner does, what it must be told, and whether the
- * backend may see anything at all (it must not before admission).
+ * backend may see anything at all (it must not before admission).  The
+ * kTLS rows run on this host's kernel, which has no kernel TLS: off and
+ * preferred relay in userspace with the reason recorded, required refuses
+ * the partner with a 421 (the handoff itself: tests/vm/).
  * (End-to-end with real Postfix on both sides: tests/bats/5x-*.bats.)
  */
 #include <arpa/inet.h>
@@ -24,6 +27,7 @@
 #include "inbound.h"
 #include "pki.h"
 #include "sasl.h"
+#include "session.h"
 #include "tap.h"
 #include "tls.h"
 
@@ -55,39 +59,76 @@ struct tcase {
 	bool want_backend;	/* the backend saw a connection */
 	bool want_mail;		/* the backend got the message */
 	const char *want_result;
+	enum sl_ktls_mode ktls;	/* the partner's tls.ktls (default preferred) */
+	int caps;		/* 0 probed (none here), 1 NULL, 2 "everything" */
+	const char *want_ktls;	/* prefix of res.ktls, NULL = not checked */
+	const char *want_seen;	/* a reply the partner must have seen, NULL = none */
 };
 
 #define RA (SL_REQUIRE_TLS | SL_REQUIRE_AUTH)
+#define NOKTLS "kernel has no TLS (No such file or directory)"
+#define REQ421 "421 4.7.5 smtplock: kernel TLS required but unavailable: "
 #define RC (SL_REQUIRE_TLS | SL_REQUIRE_CLIENT_CERT)
 
 static const struct tcase cases[] = {
 	{ "TLS + AUTH, PROXY v2", A_GOOD, RA, SL_TLS_1_2, SL_ANNOUNCE_PROXY_V2,
-	  "250 2.0.0 Ok: queued", true, true, "relayed" },
+	  "250 2.0.0 Ok: queued", true, true, "relayed",
+	  SL_KTLS_PREFERRED, 0, NULL, NULL },
 	{ "TLS + AUTH, XCLIENT", A_GOOD, RA, SL_TLS_1_2, SL_ANNOUNCE_XCLIENT,
-	  "250 2.0.0 Ok: queued", true, true, "relayed" },
+	  "250 2.0.0 Ok: queued", true, true, "relayed",
+	  SL_KTLS_PREFERRED, 0, NULL, NULL },
 	{ "TLS + AUTH, no announce", A_GOOD, RA, SL_TLS_1_2, SL_ANNOUNCE_NONE,
-	  "250 2.0.0 Ok: queued", true, true, "relayed" },
+	  "250 2.0.0 Ok: queued", true, true, "relayed",
+	  SL_KTLS_PREFERRED, 0, NULL, NULL },
 	{ "MAIL before STARTTLS", A_MAIL_FIRST, RA, SL_TLS_1_2, SL_ANNOUNCE_PROXY_V2,
-	  "530 5.7.0 Must issue a STARTTLS command first", false, false, "refused" },
+	  "530 5.7.0 Must issue a STARTTLS command first", false, false, "refused",
+	  SL_KTLS_PREFERRED, 0, NULL, NULL },
 	{ "commands pipelined after STARTTLS", A_PIPELINED_STARTTLS, RA, SL_TLS_1_2,
 	  SL_ANNOUNCE_PROXY_V2, "554 5.5.0 smtplock: commands pipelined after STARTTLS",
-	  false, false, "refused" },
+	  false, false, "refused",
+	  SL_KTLS_PREFERRED, 0, NULL, NULL },
 	{ "wrong password", A_WRONG_PASSWORD, RA, SL_TLS_1_2, SL_ANNOUNCE_PROXY_V2,
-	  "535 5.7.8", false, false, "refused" },
+	  "535 5.7.8", false, false, "refused",
+	  SL_KTLS_PREFERRED, 0, NULL, NULL },
 	{ "unknown user", A_UNKNOWN_USER, RA, SL_TLS_1_2, SL_ANNOUNCE_PROXY_V2,
-	  "535 5.7.8", false, false, "refused" },
+	  "535 5.7.8", false, false, "refused",
+	  SL_KTLS_PREFERRED, 0, NULL, NULL },
 	{ "three wrong passwords", A_THREE_WRONG, RA, SL_TLS_1_2, SL_ANNOUNCE_PROXY_V2,
-	  "421 4.7.0 smtplock: too many authentication failures", false, false, "refused" },
+	  "421 4.7.0 smtplock: too many authentication failures", false, false, "refused",
+	  SL_KTLS_PREFERRED, 0, NULL, NULL },
 	{ "MAIL after TLS without AUTH", A_NO_AUTH, RA, SL_TLS_1_2, SL_ANNOUNCE_PROXY_V2,
-	  "530 5.7.0 Authentication required", false, false, "refused" },
+	  "530 5.7.0 Authentication required", false, false, "refused",
+	  SL_KTLS_PREFERRED, 0, NULL, NULL },
 	{ "client certificate admits", A_CERT_ONLY, RC, SL_TLS_1_2, SL_ANNOUNCE_PROXY_V2,
-	  "250 2.0.0 Ok: queued", true, true, "relayed" },
+	  "250 2.0.0 Ok: queued", true, true, "relayed",
+	  SL_KTLS_PREFERRED, 0, NULL, NULL },
 	{ "client certificate missing", A_NO_CERT, RC, SL_TLS_1_2, SL_ANNOUNCE_PROXY_V2,
-	  "TLS failed", false, false, "refused" },
+	  "TLS failed", false, false, "refused",
+	  SL_KTLS_PREFERRED, 0, NULL, NULL },
 	{ "client certificate from unknown CA", A_ROGUE_CERT, RC, SL_TLS_1_2,
-	  SL_ANNOUNCE_PROXY_V2, "TLS failed", false, false, "refused" },
+	  SL_ANNOUNCE_PROXY_V2, "TLS failed", false, false, "refused",
+	  SL_KTLS_PREFERRED, 0, NULL, NULL },
 	{ "TLS 1.2 client, floor 1.3", A_TLS12, RA, SL_TLS_1_3, SL_ANNOUNCE_PROXY_V2,
-	  "TLS failed", false, false, "refused" },
+	  "TLS failed", false, false, "refused",
+	  SL_KTLS_PREFERRED, 0, NULL, NULL },
+	/* tls.ktls on a kernel without kTLS */
+	{ "ktls off: userspace relay", A_GOOD, RA, SL_TLS_1_2, SL_ANNOUNCE_NONE,
+	  "250 2.0.0 Ok: queued", true, true, "relayed", SL_KTLS_OFF, 0, "off by policy", NULL },
+	{ "ktls preferred, no kernel TLS: userspace, reason noted", A_GOOD, RA, SL_TLS_1_2,
+	  SL_ANNOUNCE_NONE, "250 2.0.0 Ok: queued", true, true, "relayed", SL_KTLS_PREFERRED, 0,
+	  NOKTLS, NULL },
+	{ "ktls required, no kernel TLS: 421 after the handshake, backend untouched", A_GOOD, RA,
+	  SL_TLS_1_2, SL_ANNOUNCE_NONE, NULL, false, false, "refused", SL_KTLS_REQUIRED, 0,
+	  NOKTLS, REQ421 NOKTLS },
+	{ "ktls required, not probed: 421", A_GOOD, RA, SL_TLS_1_2, SL_ANNOUNCE_NONE, NULL,
+	  false, false, "refused", SL_KTLS_REQUIRED, 1, "kernel has no TLS (not probed)",
+	  REQ421 "kernel has no TLS (not probed)" },
+	{ "ktls required, kernel refuses the keys at the switch: 421, no mail", A_GOOD, RA,
+	  SL_TLS_1_2, SL_ANNOUNCE_NONE, NULL, true, false, "refused", SL_KTLS_REQUIRED, 2,
+	  "kernel refused the keys", REQ421 "kernel refused the keys: No such file or directory" },
+	{ "ktls preferred, kernel refuses the keys: the SSL goes on in userspace", A_GOOD, RA,
+	  SL_TLS_1_2, SL_ANNOUNCE_NONE, "250 2.0.0 Ok: queued", true, true, "relayed",
+	  SL_KTLS_PREFERRED, 2, "kernel refused the keys: No such file or directory", NULL },
 };
 
 /* ---- the scripted backend MTA --------------------------------------------- */
@@ -172,12 +213,17 @@ struct partner {
 	enum act act;
 	char decisive[512];		/* the reply the case is about */
 	char ehlo_tls[1024];
+	char seen[4096];		/* every reply, in order */
+	size_t seen_len;
 };
 
 struct pc { int fd; SSL *ssl; };
 
+static struct partner *cur_partner;	/* one partner thread at a time */
+
 static int p_reply(struct pc *c, char *buf, size_t len)
 {
+	struct partner *p = cur_partner;
 	size_t n = 0;
 
 	while (n + 1 < len) {
@@ -195,6 +241,11 @@ static int p_reply(struct pc *c, char *buf, size_t len)
 		}
 	}
 	buf[n] = 0;
+	if (p && p->seen_len + n < sizeof(p->seen)) {
+		memcpy(p->seen + p->seen_len, buf, n);
+		p->seen_len += n;
+		p->seen[p->seen_len] = 0;
+	}
 	return (int)n;
 }
 
@@ -252,6 +303,10 @@ static void *partner_main(void *arg)
 		snprintf(p->decisive, sizeof(p->decisive), "TLS failed");
 		goto out;
 	}
+	if (p->ehlo_tls[0] != '2') {		/* refused right after TLS */
+		snprintf(p->decisive, sizeof(p->decisive), "%.500s", p->ehlo_tls);
+		goto out;
+	}
 	switch (p->act) {
 	case A_NO_AUTH:
 		p_send(&c, "MAIL FROM:<a@partner.test>\r\n");
@@ -300,75 +355,65 @@ out:
 
 /* ---- harness ------------------------------------------------------------------ */
 
-static struct sl_inbound_result last;
-static int done_calls;
-
-static void done_cb(void *arg, struct sl_inbound *s)
-{
-	last = *sl_inbound_result(s);
-	done_calls++;
-	sl_loop_stop((struct sl_loop *)arg);
-}
+static struct sl_ktls_caps probed;
 
 static void run_case(const struct tcase *tc, struct sl_loop *loop, struct sl_inbound_caps *caps)
 {
+	static const struct sl_ktls_caps lie = { .tx = { 0xf, 0xf }, .rx = { 0xf, 0xf } };
 	struct sl_account acct = { .username = "NTSOL", .password_hash = hash6 };
-	struct sl_partner partner = { .domain = "partner.test" };
-	struct sl_tls_ctx *tctx = NULL;
-	struct sl_inbound *s = NULL;
+	struct ts_inbound t = { .cert_file = srv.cert_file, .key_file = srv.key_file,
+				.announce = tc->announce, .caps = caps,
+				.ktls_caps = tc->caps == 1 ? NULL : tc->caps == 2 ? &lie : &probed };
 	struct backend b = { .proxy = tc->announce == SL_ANNOUNCE_PROXY_V2 };
 	struct partner pa = { .act = tc->act };
 	struct sockaddr_in lsin = { .sin_family = AF_INET,
 				    .sin_addr.s_addr = htonl(INADDR_LOOPBACK) }, bsin = lsin;
-	struct sockaddr_storage bss;
 	socklen_t slen = sizeof(lsin);
-	char reason[SL_TLS_REASON_MAX];
 	pthread_t tb, tp;
 	int lfd, fd;
 
-	partner.inbound = (struct sl_inbound_policy){ .require = tc->require,
+	t.partner = (struct sl_partner){ .domain = "partner.test" };
+	t.partner.tls.ktls = tc->ktls;
+	t.partner.inbound = (struct sl_inbound_policy){ .require = tc->require,
 		.min_version = tc->min_version, .accounts = &acct, .n_accounts = 1,
 		.client_ca_file = ca.cert_file };
-	tap_int(sl_tls_server_ctx_new(srv.cert_file, srv.key_file, &partner.inbound, false,
-				      &tctx, reason, sizeof(reason)), 0, "%s: server context", tc->name);
 	b.lfd = socket(AF_INET, SOCK_STREAM, 0);
 	bind(b.lfd, (struct sockaddr *)&bsin, sizeof(bsin));
 	listen(b.lfd, 1);
 	getsockname(b.lfd, (struct sockaddr *)&bsin, &slen);
-	memcpy(&bss, &bsin, sizeof(bsin));
+	memcpy(&t.backend, &bsin, sizeof(bsin));
+	t.backend_len = sizeof(bsin);
 	lfd = socket(AF_INET, SOCK_STREAM, 0);
 	bind(lfd, (struct sockaddr *)&lsin, sizeof(lsin));
 	listen(lfd, 1);
 	slen = sizeof(lsin);
 	getsockname(lfd, (struct sockaddr *)&lsin, &slen);
 	pa.addr = lsin;
+	cur_partner = &pa;
 	pthread_create(&tb, NULL, backend_main, &b);
 	pthread_create(&tp, NULL, partner_main, &pa);
 
-	struct sl_inbound_env env = { .loop = loop, .hostname = "us.test", .timeout_ms = 3000,
-				      .backend = &bss, .backend_len = sizeof(bsin),
-				      .announce = tc->announce, .max_auth_failures = 3,
-				      .auth_fail_delay_ms = 10, .caps = caps, .done = done_cb,
-				      .arg = loop };
-	struct sl_inbound_params prm = { .id = 1, .partner = &partner, .tls = tctx };
-	slen = sizeof(prm.peer);
-	fd = accept4(lfd, (struct sockaddr *)&prm.peer, &slen, SOCK_NONBLOCK);
-	slen = sizeof(prm.local);
-	getsockname(fd, (struct sockaddr *)&prm.local, &slen);
-	prm.fd = fd;
-	done_calls = 0;
-	tap_int(sl_inbound_start(&env, &prm, &s), 0, "%s: session started", tc->name);
-	sl_loop_run(loop);
+	slen = sizeof(t.peer);
+	fd = accept4(lfd, (struct sockaddr *)&t.peer, &slen, SOCK_NONBLOCK);
+	slen = sizeof(t.local);
+	getsockname(fd, (struct sockaddr *)&t.local, &slen);
+	t.fd = fd;
+	tap_int(ts_inbound_run(&t, loop), 0, "%s: session ran (%s)", tc->name, t.ctx_reason);
 	pthread_join(tp, NULL);
 	shutdown(b.lfd, SHUT_RDWR);
 	pthread_join(tb, NULL);
+	cur_partner = NULL;
 
-	tap_int(done_calls, 1, "%s: done() once", tc->name);
-	if (!tap_ok(strncmp(pa.decisive, tc->want, strlen(tc->want)) == 0, "%s: partner told", tc->name))
+	tap_int(t.done_calls, 1, "%s: done() once", tc->name);
+	if (tc->want && !tap_ok(strncmp(pa.decisive, tc->want, strlen(tc->want)) == 0,
+				"%s: partner told", tc->name))
 		tap_diag("got:  %s\nwant: %s...", pa.decisive, tc->want);
+	if (tc->want_seen && !tap_ok(strstr(pa.seen, tc->want_seen) != NULL,
+				     "%s: partner told (%s)", tc->name, tc->want_seen))
+		tap_diag("the partner saw:\n%s", pa.seen);
 	tap_int(b.connected, tc->want_backend, "%s: backend connected", tc->name);
 	tap_int(b.got_mail, tc->want_mail, "%s: mail at the backend", tc->name);
-	tap_str(last.result, tc->want_result, "%s: result (%s)", tc->name, last.reason);
+	tap_str(t.res.result, tc->want_result, "%s: result (%s)", tc->name, t.res.reason);
 	if (tc->want_mail) {
 		tap_ok(strstr(b.log, "EHLO partner.test") != NULL, "%s: partner's EHLO replayed", tc->name);
 		if (tc->announce == SL_ANNOUNCE_XCLIENT)
@@ -377,14 +422,19 @@ static void run_case(const struct tcase *tc, struct sl_loop *loop, struct sl_inb
 		if (tc->announce == SL_ANNOUNCE_PROXY_V2)
 			tap_ok(memcmp(b.header, "\r\n\r\n\0\r\nQUIT\n", 12) == 0,
 			       "%s: PROXY v2 header first", tc->name);
-		tap_ok(strstr(last.received, "by us.test (smtplock) with ESMTPS") != NULL,
-		       "%s: Received trace (%s)", tc->name, last.received);
+		tap_ok(strstr(t.res.received, "by us.test (smtplock) with ESMTPS") != NULL,
+		       "%s: Received trace (%s)", tc->name, t.res.received);
 		tap_ok(strstr(pa.ehlo_tls, "STARTTLS") == NULL && strstr(pa.ehlo_tls, "XCLIENT") == NULL,
 		       "%s: no STARTTLS/XCLIENT offered over TLS", tc->name);
+		/* No kernel TLS here: what carried the mail is OpenSSL. */
+		tap_str(sl_datapath_name(t.res.path), "userspace", "%s: data path", tc->name);
+		tap_int(t.ktls_socks, 0, "%s: no socket with kernel TLS", tc->name);
 	}
+	if (tc->want_ktls && !tap_ok(strncmp(t.res.ktls, tc->want_ktls, strlen(tc->want_ktls)) == 0,
+				     "%s: kTLS outcome in the result", tc->name))
+		tap_diag("got:  %s\nwant: %s...", t.res.ktls, tc->want_ktls);
 	close(lfd);
 	close(b.lfd);
-	sl_tls_ctx_free(tctx);
 	ERR_clear_error();
 }
 
@@ -395,6 +445,7 @@ int main(void)
 	char cmd[300];
 
 	signal(SIGPIPE, SIG_IGN);
+	sl_ktls_probe(&probed);
 	if (!mkdtemp(dir) || pki_ca(&ca, dir, "ca", "CA") ||
 	    pki_leaf(&srv, &ca, dir, "srv", "us.test", "us.test") ||
 	    pki_leaf(&client, &ca, dir, "client", "mx.partner.test", "mx.partner.test") ||

@@ -3,7 +3,9 @@
  * test_relay.c — the userspace relay between a plain socket and a TLS
  * peer: bytes intact and in order both ways (with bytes handed over from
  * the handshake first), half-close in both directions, back-pressure with
- * a megabyte in flight, and the idle timeout.
+ * a megabyte in flight, and the idle timeout.  The pump engine (kTLS
+ * paths in the VM, tests/vm/) runs here on its plain path: the same
+ * contract, and kTLS paths on sockets without kernel TLS refused.
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -198,6 +200,105 @@ static void test_transfer(const char *name, size_t up, size_t down, const char *
 	ERR_clear_error();
 }
 
+/* Plain peer on B (the pump engine's plain path): read to EOF, then send. */
+static void *b_plain(void *arg)
+{
+	struct peer *p = arg;
+	unsigned char buf[8192];
+	size_t left = p->send_n, off = 0;
+	ssize_t n;
+
+	p->got_h = 2166136261u;
+	while ((n = read(p->fd, buf, sizeof(buf))) > 0) {
+		p->got_h = fnv(p->got_h, buf, (size_t)n);
+		p->got_n += (size_t)n;
+	}
+	while (left) {
+		size_t k = left < sizeof(buf) ? left : sizeof(buf);
+
+		pattern(buf, k, off, p->seed);
+		n = write(p->fd, buf, k);
+		if (n <= 0)
+			break;
+		left -= (size_t)n;
+		off += (size_t)n;
+	}
+	shutdown(p->fd, SHUT_WR);
+	return NULL;
+}
+
+static void test_pumps(const char *name, size_t up, size_t down, const char *a_pre,
+		       const char *b_pre)
+{
+	struct sl_loop *loop = NULL;
+	struct peer ap = { .send_n = up, .seed = 3 }, bp = { .send_n = down, .seed = 5 };
+	size_t alen = a_pre ? strlen(a_pre) : 0, blen = b_pre ? strlen(b_pre) : 0;
+	struct sl_relay r;
+	struct result res = { 1, 0 };
+	pthread_t t1, t2, t3;
+	int sa[2], sb[2];
+
+	socketpair(AF_UNIX, SOCK_STREAM, 0, sa);
+	socketpair(AF_UNIX, SOCK_STREAM, 0, sb);
+	ap.fd = sa[1];
+	bp.fd = sb[1];
+	fcntl(sa[0], F_SETFL, O_NONBLOCK);
+	fcntl(sb[0], F_SETFL, O_NONBLOCK);
+	sl_loop_new(0, &loop);
+	tap_int(sl_relay_start(&r, loop, SL_DATAPATH_PLAIN, sa[0], sb[0], NULL, a_pre, alen,
+			       b_pre, blen, 5000, on_done, &res), 0, "%s: relay started", name);
+	pthread_create(&t3, NULL, b_plain, &bp);
+	pthread_create(&t1, NULL, a_writer, &ap);
+	pthread_create(&t2, NULL, a_reader, &ap);
+	sl_loop_run(loop);
+	pthread_join(t1, NULL);
+	pthread_join(t3, NULL);
+	close(sa[0]);
+	pthread_join(t2, NULL);
+
+	tap_int(res.calls, 1, "%s: done called once", name);
+	tap_int(res.err, 0, "%s: clean end (%s)", name, sl_relay_reason(&r));
+	tap_str(sl_datapath_name(r.path), "plain", "%s: data path", name);
+	tap_int((long long)bp.got_n, (long long)(up + alen), "%s: B got every byte", name);
+	tap_ok(bp.got_h == expect_hash(a_pre, up, 3), "%s: B's bytes in order, a_pre first", name);
+	tap_int((long long)ap.got_n, (long long)(down + blen), "%s: A got every byte", name);
+	tap_ok(ap.got_h == expect_hash(b_pre, down, 5), "%s: A's bytes in order, b_pre first", name);
+	tap_int((long long)r.a2b.bytes, (long long)(up + alen), "%s: up counter", name);
+	tap_int((long long)r.b2a.bytes, (long long)(down + blen), "%s: down counter", name);
+	close(sa[1]);
+	close(sb[0]);
+	close(sb[1]);
+	sl_loop_free(loop);
+}
+
+/* The kTLS paths on sockets without kernel TLS (this host has none):
+ * refused at start, nothing registered, no byte moved. */
+static void test_ktls_refused(void)
+{
+	static const enum sl_datapath paths[] = { SL_DATAPATH_KTLS_SPLICE, SL_DATAPATH_KTLS_RW };
+	struct sl_loop *loop = NULL;
+	struct sl_relay r;
+	int sa[2], sb[2];
+
+	socketpair(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK, 0, sa);
+	socketpair(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK, 0, sb);
+	sl_loop_new(0, &loop);
+	for (size_t i = 0; i < TAP_NELEM(paths); i++) {
+		char buf[8];
+
+		tap_int(sl_relay_start(&r, loop, paths[i], sa[0], sb[0], NULL, "MAIL\r\n", 6,
+				       NULL, 0, 100, on_done, NULL), -ENOTCONN,
+			"%s on a socket without kernel TLS is refused", sl_datapath_name(paths[i]));
+		tap_int(recv(sb[1], buf, sizeof(buf), MSG_DONTWAIT), -1,
+			"%s: not a byte reached B", sl_datapath_name(paths[i]));
+	}
+	for (int i = 0; i < 2; i++) {
+		close(sa[i]);
+		close(sb[i]);
+	}
+	sl_loop_free(loop);
+}
+
 static void test_idle(void)
 {
 	struct sl_loop *loop = NULL;
@@ -242,6 +343,10 @@ int main(void)
 	test_transfer("small", 100, 50, "EHLO mta.test\r\n");
 	test_transfer("1 MiB each way", 1 << 20, 1 << 20, NULL);
 	test_transfer("nothing up, data down", 0, 300000, NULL);
+	test_pumps("plain: small, both pre", 100, 50, "MAIL FROM:<a@b>\r\n", "250 ok\r\n");
+	test_pumps("plain: 4 MiB each way", 4 << 20, 4 << 20, "RCPT\r\n", NULL);
+	test_pumps("plain: nothing up, data down", 0, 300000, NULL, NULL);
+	test_ktls_refused();
 	test_idle();
 	test_no_ssl();
 	pki_free(&ca);

@@ -32,7 +32,7 @@
 /* ------------------------------------------------------------------ */
 /* Parties                                                             */
 
-static bool h_peer_tls(struct h_session *s, struct h_conn *c, bool server)
+bool h_peer_tls(struct h_session *s, struct h_conn *c, bool server)
 {
 	c->ssl = SSL_new(s->peer_ctx);
 	if (!c->ssl || !SSL_set_fd(c->ssl, c->fd))
@@ -44,7 +44,7 @@ static bool h_peer_tls(struct h_session *s, struct h_conn *c, bool server)
 	return true;
 }
 
-static void h_peer_close(struct h_conn *c)
+void h_peer_close(struct h_conn *c)
 {
 	char b[256];
 
@@ -139,7 +139,7 @@ out:
 	free(c);
 }
 
-static void *h_partner_thread(void *arg)
+void *h_partner_thread(void *arg)
 {
 	struct h_session *s = arg;
 
@@ -368,7 +368,7 @@ struct h_held {
 
 /* The partner of a held session, in a child process: TLS server up to
  * 235, then it waits for the end. */
-static void h_held_partner(int fd, SSL_CTX *pctx)
+void h_held_partner(int fd, SSL_CTX *pctx)
 {
 	struct h_opts o = { .role = H_OUTBOUND };
 	struct h_result r;

@@ -24,6 +24,7 @@
 
 #include "ktls.h"
 #include "pump.h"
+#include "relay.h"
 
 enum h_path {
 	H_PATH_SPLICE = 1,	/* kTLS + splice pumps */
@@ -95,5 +96,57 @@ bool h_run(const struct h_opts *o, struct h_result *res);
 long h_heap_per_session(int n, int tls_version, const char *cipher, char *err, size_t len);
 
 const char *h_path_name(enum h_path p);
+
+/* ------------------------------------------------------------------ */
+/* The real session code (harness_sessions.c): lib/outbound or
+ * lib/inbound, started as the daemon would, between the same parties. */
+
+struct hs_opts {
+	enum h_role role;		/* outbound: MTA sends; inbound: partner sends */
+	int tls_version;
+	const char *cipher;		/* the one suite the partner allows */
+	size_t body;
+	enum h_partner_act act;		/* outbound partner's extra (harness.c) */
+	enum sl_ktls_mode mode;		/* the partner's tls.ktls */
+	bool rw;			/* env.ktls_rw: read/write instead of splice */
+	const struct sl_ktls_caps *caps;/* NULL = probed */
+	unsigned timeout_s;		/* 0 = 120 */
+};
+
+struct hs_result {
+	struct h_result h;		/* the parties: sender_ok, receiver_ok, … */
+	int start_err;
+	char mta_first[256];		/* outbound: the MTA's first reply (220 or 421) */
+	bool backend_connected;		/* inbound */
+	bool auth_ok;
+	char result[32];		/* the session's res.result */
+	char reason[256];
+	enum sl_datapath path;
+	char ktls[128];
+	unsigned ktls_dirs;		/* kTLS directions on our sockets at done() */
+	int ktls_socks;
+	uint64_t bytes_up, bytes_down;	/* local side → partner, partner → local side */
+	double wall_s;
+};
+
+/* Run one session to its end; false if the harness itself failed. */
+bool hs_run(const struct hs_opts *o, struct hs_result *r);
+
+struct hs_held_info {
+	int relaying;			/* sessions that reached the relay */
+	int ktls;			/* … with the kernel owning their TLS */
+	int splice;			/* … on the splice path */
+	unsigned ktls_dirs;		/* kTLS directions found on our sockets */
+	int ktls_socks;			/* sockets with kTLS */
+};
+
+/* 2n + 1 real outbound (inbound) sessions handed off and held idle in
+ * their relays (harness_held.c): controller heap bytes per session
+ * (session struct, relay, whatever OpenSSL or the loop kept per session),
+ * or -1 (err says why). */
+long hs_held_outbound(int n, const struct hs_opts *o, struct hs_held_info *info,
+		      char *err, size_t len);
+long hs_held_inbound(int n, const struct hs_opts *o, struct hs_held_info *info,
+		     char *err, size_t len);
 
 #endif

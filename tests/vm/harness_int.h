@@ -10,6 +10,7 @@
 #include <stdint.h>
 #include <sys/types.h>
 #include <time.h>
+#include <netinet/in.h>
 
 #include <openssl/ssl.h>
 
@@ -54,6 +55,26 @@ typedef bool (*h_hook)(struct h_conn *c, void *arg);
 bool h_send_mail(struct h_conn *c, size_t body, char *last, size_t lastlen);
 bool h_recv_mail(struct h_conn *c, h_hook on_mail, void *arg, struct h_result *res,
 		 size_t body);
+
+/* The partner (outbound: SMTP server on s->peer_fd; inbound: the SMTP
+ * client that sends the mail), as a thread function; closes its fd. */
+void *h_partner_thread(void *arg);
+bool h_peer_tls(struct h_session *s, struct h_conn *c, bool server);
+void h_peer_close(struct h_conn *c);
+/* A held session's partner, in a child process: TLS server up to 235,
+ * then it reads until the end and exits. */
+void h_held_partner(int fd, SSL_CTX *pctx) __attribute__((noreturn));
+
+/* harness_sessions.c, shared with harness_held.c */
+struct sl_partner;
+struct sl_account;
+int hs_listener(struct sockaddr_in *sa);
+/* The partner's policy for o: verify none, o's version and suite,
+ * AUTH PLAIN as "ctl", tls.ktls = o->mode. */
+void hs_policy(struct sl_partner *p, const struct hs_opts *o);
+/* Inbound: our server certificate and the partner's account
+ * ("partner" / "secret", SHA-512-crypt), made once. */
+bool hs_inbound_init(struct sl_account *acct, const char **cert, const char **key);
 
 void h_relay_pumps(struct h_session *s, int plain, int tls, double deadline);
 void h_relay_userspace(struct h_session *s, SSL *ssl, int plain, int tls, double deadline);

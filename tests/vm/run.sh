@@ -4,7 +4,8 @@
 # The host kernel has no CONFIG_TLS: scripts/vm.sh boots a VM with the
 # host's userland and runs $BUILD/vm-tests/test_ktls there (kTLS for TLS
 # 1.2/1.3 and every offloadable cipher, 50 MB through each data path,
-# control records, fallback, memory per held connection, and the BPF
+# control records, fallback, memory per held connection, the real
+# outbound and inbound sessions handing off after AUTH, and the BPF
 # objects loading on that kernel).  TAP on stdout, as tests/run.sh wants.
 #
 #   tests/vm/run.sh                the whole suite

@@ -3,6 +3,11 @@
  * test_ktls.c — the kTLS suite.  Runs INSIDE the VM (tests/vm/run.sh →
  * scripts/vm.sh), on a kernel with CONFIG_TLS; prints TAP.
  *
+ * Groups: probe; ciphers, control, fallback, memory, big (lib/ktls and
+ * lib/pump driven by the harness's own controller); sessions (the real
+ * lib/outbound and lib/inbound sessions: handoff after AUTH, data path
+ * chosen and reported, the policy's tls.ktls); bpf.
+ *
  *   test_ktls [BPF_DIR]      BPF_DIR: where the *.bpf.o are (build/bpf)
  *
  * SL_VM_BIG=BYTES changes the size of the big payloads (default 50 MB);
@@ -327,6 +332,172 @@ static int bpf_quiet(enum libbpf_print_level level, const char *fmt, va_list ap)
 	return 0;
 }
 
+/* ------------------------------------------------------------------ */
+/* The real sessions                                                   */
+
+static void diag_hs(const struct hs_result *r)
+{
+	tap_diag("session: %s (%s); path %s; ktls \"%s\"; kTLS 0x%x on %d socket(s); %.1fs",
+		 r->result, r->reason, sl_datapath_name(r->path), r->ktls, r->ktls_dirs,
+		 r->ktls_socks, r->wall_s);
+	tap_diag("parties: sender %s, receiver %s, MTA first \"%s\", last \"%s\"%s%s",
+		 r->h.sender_ok ? "ok" : "FAILED", r->h.receiver_ok ? "ok" : "FAILED",
+		 r->mta_first, r->h.mta_last, r->h.error[0] ? "; " : "", r->h.error);
+}
+
+/* A session the kernel must carry on want, end to end. */
+static void expect_session(const char *name, const struct hs_opts *o, enum sl_datapath want)
+{
+	struct hs_result r;
+	bool ok = true;
+
+	hs_run(o, &r);
+	ok &= tap_str(r.result, "relayed", "%s: relayed", name);
+	ok &= tap_str(sl_datapath_name(r.path), sl_datapath_name(want), "%s: data path", name);
+	ok &= tap_ok(r.ktls_dirs == (SL_KTLS_DIR_TX | SL_KTLS_DIR_RX) && r.ktls_socks == 1,
+		     "%s: kernel TLS TX and RX on the partner socket (getsockopt)", name);
+	ok &= tap_ok(strncmp(r.ktls, vname(o->tls_version), 7) == 0,
+		     "%s: the result names the kTLS session (%s)", name, r.ktls);
+	ok &= tap_ok(r.auth_ok && r.h.sender_ok && r.h.receiver_ok,
+		     "%s: AUTH, then a %zu-byte body intact", name, o->body);
+	if (o->role == H_OUTBOUND)
+		ok &= tap_ok(strncmp(r.mta_first, "220 partner.test", 16) == 0 && r.h.mta_eof,
+			     "%s: the MTA was greeted with the partner's 220, saw the end", name);
+	if (!ok)
+		diag_hs(&r);
+	else if (o->body >= MIB)
+		tap_diag("%s: %.1f MB/s", name, (double)o->body / MIB / (r.wall_s > 0 ? r.wall_s : 1));
+}
+
+static void t_sessions(void)
+{
+	static const struct suite gcm[] = {
+		{ TLS1_2_VERSION, "ECDHE-ECDSA-AES128-GCM-SHA256", SL_KTLS_AES_GCM_128 },
+		{ TLS1_2_VERSION, "ECDHE-ECDSA-AES256-GCM-SHA384", SL_KTLS_AES_GCM_256 },
+		{ TLS1_3_VERSION, "TLS_AES_128_GCM_SHA256", SL_KTLS_AES_GCM_128 },
+		{ TLS1_3_VERSION, "TLS_AES_256_GCM_SHA384", SL_KTLS_AES_GCM_256 },
+	};
+	struct hs_opts o;
+	struct hs_result r;
+	char name[160];
+	bool ok;
+
+	/* Every AES-GCM suite, both roles, splice. */
+	for (size_t i = 0; i < TAP_NELEM(gcm); i++) {
+		for (int role = H_OUTBOUND; role <= H_INBOUND; role++) {
+			o = (struct hs_opts){ .role = role, .tls_version = gcm[i].version,
+					      .cipher = gcm[i].name, .body = 256 * KIB };
+			snprintf(name, sizeof(name), "session %s %s %s",
+				 role == H_OUTBOUND ? "outbound" : "inbound",
+				 vname(gcm[i].version), gcm[i].name);
+			expect_session(name, &o, SL_DATAPATH_KTLS_SPLICE);
+		}
+	}
+
+	/* The big message through each kTLS path, both roles. */
+	for (int rw = 0; rw <= 1; rw++) {
+		for (int role = H_OUTBOUND; role <= H_INBOUND; role++) {
+			o = (struct hs_opts){ .role = role, .tls_version = TLS1_3_VERSION,
+					      .cipher = "TLS_AES_128_GCM_SHA256", .body = big,
+					      .rw = rw, .mode = SL_KTLS_REQUIRED, .timeout_s = 300 };
+			snprintf(name, sizeof(name), "session %s, ktls required, %s, %zu MB",
+				 role == H_OUTBOUND ? "outbound" : "inbound",
+				 rw ? "read/write forced" : "splice", big / MIB);
+			expect_session(name, &o, rw ? SL_DATAPATH_KTLS_RW : SL_DATAPATH_KTLS_SPLICE);
+		}
+	}
+
+	/* A KeyUpdate from the partner after the handoff: the kernel cannot
+	 * follow; the session ends with the reason, nothing after it (the
+	 * 250 to MAIL FROM) reaches the MTA, the MTA sees the end. */
+	for (int rw = 0; rw <= 1; rw++) {
+		o = (struct hs_opts){ .role = H_OUTBOUND, .tls_version = TLS1_3_VERSION,
+				      .cipher = "TLS_AES_128_GCM_SHA256", .body = 32 * KIB,
+				      .act = H_ACT_KEYUPDATE_AFTER_SWITCH, .rw = rw, .timeout_s = 60 };
+		snprintf(name, sizeof(name), "session, %s: KeyUpdate from the partner", rw ? "rw" : "splice");
+		hs_run(&o, &r);
+		ok = tap_ok(r.path != SL_DATAPATH_USERSPACE && r.ktls_dirs == 3 &&
+			    strcmp(r.result, "relay-error") == 0 && strstr(r.reason, "KeyUpdate"),
+			    "%s ends the session with the reason", name);
+		ok &= tap_ok(r.wall_s < 30 && r.h.mta_eof && !r.h.sender_ok && r.h.mta_last[0] == '\0',
+			     "%s: no stall, no byte after it at the MTA, the MTA sees the end", name);
+		if (!ok)
+			diag_hs(&r);
+	}
+
+	/* The partner's last word, then close_notify: a clean end. */
+	o = (struct hs_opts){ .role = H_OUTBOUND, .tls_version = TLS1_3_VERSION,
+			      .cipher = "TLS_AES_128_GCM_SHA256", .body = 32 * KIB,
+			      .act = H_ACT_CLOSE_NOTIFY };
+	hs_run(&o, &r);
+	if (!tap_ok(strcmp(r.result, "relayed") == 0 && r.path == SL_DATAPATH_KTLS_SPLICE &&
+		    strncmp(r.h.mta_last, "421", 3) == 0 && r.h.mta_eof,
+		    "session: close_notify from the partner mid-session: its 421 reaches the MTA, clean end"))
+		diag_hs(&r);
+
+	/* A cipher the kernel cannot offload. */
+	o = (struct hs_opts){ .role = H_OUTBOUND, .tls_version = TLS1_2_VERSION,
+			      .cipher = "ECDHE-ECDSA-AES128-SHA256", .body = 64 * KIB };
+	hs_run(&o, &r);
+	ok = tap_ok(strcmp(r.result, "relayed") == 0 && r.path == SL_DATAPATH_USERSPACE &&
+		    r.ktls_socks == 0 && r.h.sender_ok && r.h.receiver_ok,
+		    "session, CBC cipher, ktls preferred: the userspace relay carries it intact");
+	ok &= tap_str(r.ktls, "cipher ECDHE-ECDSA-AES128-SHA256 cannot be offloaded",
+		      "session, CBC cipher, ktls preferred: the reason is in the result");
+	if (!ok)
+		diag_hs(&r);
+	o.mode = SL_KTLS_REQUIRED;
+	hs_run(&o, &r);
+	ok = tap_str(r.mta_first, "421 4.7.5 smtplock: partner.test: kernel TLS required but "
+		     "unavailable: cipher ECDHE-ECDSA-AES128-SHA256 cannot be offloaded",
+		     "session, CBC cipher, ktls required: the MTA is told why");
+	ok &= tap_ok(strcmp(r.result, "deferred") == 0 && !r.auth_ok && !r.h.receiver_ok &&
+		     r.bytes_up == 0, "session, CBC cipher, ktls required: no AUTH, nothing relayed");
+	if (!ok)
+		diag_hs(&r);
+	o.role = H_INBOUND;
+	hs_run(&o, &r);
+	if (!tap_ok(strcmp(r.result, "refused") == 0 && !r.backend_connected &&
+		    strstr(r.reason, "kernel TLS required but unavailable: cipher"),
+		    "session inbound, CBC cipher, ktls required: refused, backend never contacted"))
+		diag_hs(&r);
+	o = (struct hs_opts){ .role = H_INBOUND, .tls_version = TLS1_3_VERSION,
+			      .cipher = "TLS_AES_128_GCM_SHA256", .body = 64 * KIB,
+			      .mode = SL_KTLS_OFF };
+	hs_run(&o, &r);
+	if (!tap_ok(strcmp(r.result, "relayed") == 0 && r.path == SL_DATAPATH_USERSPACE &&
+		    r.ktls_socks == 0 && r.h.receiver_ok && strcmp(r.ktls, "off by policy") == 0,
+		    "session inbound, ktls off: userspace, nothing in the kernel"))
+		diag_hs(&r);
+}
+
+static void t_held(void)
+{
+	struct hs_opts o = { .tls_version = TLS1_3_VERSION, .cipher = "TLS_AES_128_GCM_SHA256" };
+	struct hs_held_info info;
+	const int n = 16;
+
+	for (int role = H_OUTBOUND; role <= H_INBOUND; role++) {
+		const char *rn = role == H_OUTBOUND ? "outbound" : "inbound";
+		char err[256] = "";
+		long per;
+
+		o.role = role;
+		per = role == H_OUTBOUND ? hs_held_outbound(n, &o, &info, err, sizeof(err))
+					 : hs_held_inbound(n, &o, &info, err, sizeof(err));
+		if (!tap_ok(info.relaying == 2 * n + 1 && info.ktls == 2 * n + 1 &&
+			    info.splice == 2 * n + 1 && info.ktls_socks == 2 * n + 1 &&
+			    info.ktls_dirs == 3,
+			    "held: %d real %s sessions relay with kTLS + splice (%d, %d, %d sockets)",
+			    2 * n + 1, rn, info.relaying, info.splice, info.ktls_socks))
+			tap_diag("%s", err);
+		if (!tap_ok(per >= 0 && per <= 10 * 1024,
+			    "held: a real %s session costs <= 10 KiB of controller heap after the "
+			    "handoff (%ld bytes)", rn, per))
+			tap_diag("%s", err);
+	}
+}
+
 static void t_bpf(const char *dir)
 {
 	DIR *d = opendir(dir);
@@ -387,8 +558,12 @@ int main(int argc, char **argv)
 		t_control();
 	if (want("fallback"))
 		t_fallback();
-	if (want("memory"))
+	if (want("memory")) {
 		t_memory();
+		t_held();
+	}
+	if (want("sessions"))
+		t_sessions();
 	if (want("big"))
 		t_big();
 	if (want("bpf"))
