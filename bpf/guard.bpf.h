@@ -39,6 +39,48 @@ struct sl_pkt {
 	__u32 payload_len;
 };
 
+/*
+ * The fast exit, with direct packet access: true when the packet is
+ * certainly not ours — not TCP, a TCP port outside the port set, or no
+ * payload.  Anything it cannot decide on the spot (headers beyond the
+ * linear area, IP options, fragments, IPv6 extension headers) goes to
+ * the full parse below, which decides fail-closed.
+ */
+static __always_inline int sl_fast_not_ours(struct __sk_buff *skb)
+{
+	void *data = (void *)(long)skb->data, *end = (void *)(long)skb->data_end;
+	struct tcphdr *th;
+	__u32 l3;
+	__u8 *v = data;
+
+	if ((void *)(v + 1) > end)
+		return 0;
+	if ((*v >> 4) == 4) {
+		struct iphdr *ip = data;
+
+		if ((void *)(ip + 1) > end)
+			return 0;
+		if (ip->protocol != IPPROTO_TCP)
+			return 1;
+		if (ip->ihl != 5 || (ip->frag_off & bpf_htons(0x3fff)))
+			return 0;
+		th = (void *)(ip + 1);
+		l3 = sizeof(*ip);
+	} else if ((*v >> 4) == 6) {
+		struct ipv6hdr *ip6 = data;
+
+		if ((void *)(ip6 + 1) > end || ip6->nexthdr != IPPROTO_TCP)
+			return 0;
+		th = (void *)(ip6 + 1);
+		l3 = sizeof(*ip6);
+	} else {
+		return 1;
+	}
+	if ((void *)(th + 1) > end)
+		return 0;
+	return skb->len <= l3 + th->doff * 4 || !sl_port_in_set(bpf_ntohs(th->dest));
+}
+
 /* Parse IPv4/IPv6 + TCP.  Returns 0 for TCP (or a TCP fragment), -1 else. */
 static __always_inline int sl_pkt_parse(struct __sk_buff *skb, struct sl_pkt *pk)
 {
@@ -226,6 +268,8 @@ static __always_inline int sl_guard_skb(struct __sk_buff *skb, int tag)
 	const struct sl_dst_val *dst;
 	struct sl_pkt pk = {};
 
+	if (sl_fast_not_ours(skb))
+		return sl_hook_ret(SL_V_PASS);
 	if (sl_pkt_parse(skb, &pk) < 0)
 		return sl_hook_ret(SL_V_PASS);
 	if (!pk.fragment && (pk.payload_len == 0 || !sl_port_in_set(pk.dport)))

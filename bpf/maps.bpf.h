@@ -54,13 +54,21 @@ struct {
 	__type(value, struct sl_port_set);
 } port_set SEC(".maps");
 
-/* Tags of the controller's sockets and owners of other SMTP sockets. */
+/* Tags of the controller's sockets. */
 struct {
 	__uint(type, BPF_MAP_TYPE_SK_STORAGE);
 	__uint(map_flags, BPF_F_NO_PREALLOC);
 	__type(key, int);
 	__type(value, struct sl_sock_state);
 } sock_state SEC(".maps");
+
+/* Owners of untagged SMTP sockets to unlisted addresses (smtplock.h). */
+struct {
+	__uint(type, BPF_MAP_TYPE_ARRAY);
+	__uint(max_entries, SL_MAX_OWNERS);
+	__type(key, __u32);
+	__type(value, struct sl_owner);
+} sk_owner SEC(".maps");
 
 /* Original destination of a redirected socket (getpeername, sockops). */
 struct {

@@ -22,22 +22,24 @@
 
 char LICENSE[] SEC("license") = "Dual BSD/GPL";
 
-/* Remember who connects to SMTP ports, for guard events from softirq. */
-static __always_inline struct sl_sock_state *sl_owner_record(struct bpf_sock *sk)
+/* Remember who connects to an SMTP port of an unlisted address. */
+static __always_inline void sl_owner_record(struct bpf_sock_addr *ctx)
 {
-	struct sl_sock_state *st;
+	__u64 cookie = bpf_get_socket_cookie(ctx);
+	__u32 slot = (__u32)cookie & (SL_MAX_OWNERS - 1);
+	struct sl_owner *o = bpf_map_lookup_elem(&sk_owner, &slot);
 
-	st = bpf_sk_storage_get(&sock_state, sk, 0, BPF_SK_STORAGE_GET_F_CREATE);
-	if (st && st->tag == SL_SOCK_UNTAGGED && !st->owner_pid) {
-		st->owner_pid = bpf_get_current_pid_tgid() >> 32;
-		bpf_get_current_comm(st->owner_comm, sizeof(st->owner_comm));
-	}
-	return st;
+	if (!o)
+		return;
+	o->cookie = cookie;
+	o->pid = bpf_get_current_pid_tgid() >> 32;
+	bpf_get_current_comm(o->comm, sizeof(o->comm));
 }
 
+/* connect() runs in the caller's context: "current" is the owner. */
 static __always_inline void sl_connect_refused_event(const struct sl_decision *d,
 						     const __u8 daddr[16], __u16 dport,
-						     __u16 family, const struct sl_sock_state *st)
+						     __u16 family)
 {
 	struct sl_event *ev;
 
@@ -45,10 +47,11 @@ static __always_inline void sl_connect_refused_event(const struct sl_decision *d
 	if (!ev)
 		return;
 	ev->cgroup_id = bpf_get_current_cgroup_id();
+	ev->pid = bpf_get_current_pid_tgid() >> 32;
+	bpf_get_current_comm(ev->comm, sizeof(ev->comm));
 	ev->family = family;
 	ev->dport = dport;
 	__builtin_memcpy(ev->daddr, daddr, 16);
-	sl_event_owner(ev, st);
 	bpf_ringbuf_submit(ev, 0);
 }
 
@@ -90,19 +93,21 @@ static __always_inline struct sl_decision sl_connect(struct bpf_sock_addr *ctx, 
 	struct sl_decision d = { .verdict = SL_V_PASS };
 	const struct sl_dst_val *dst;
 	const struct sl_config *cfg;
-	struct sl_sock_state *st;
+	const struct sl_sock_state *st;
 	struct sl_sk_orig *so;
 	struct bpf_sock *sk = ctx->sk;
 	__u32 zero = 0;
 
 	if (!sk)
 		return d;
-	st = sl_owner_record(sk);
+	dst = sl_dst_lookup(daddr);
+	if (!dst || !sl_port_listed(dst, dport)) {
+		sl_owner_record(ctx);
+		return d;
+	}
+	st = bpf_sk_storage_get(&sock_state, sk, 0, 0);
 	if (st && st->tag != SL_SOCK_UNTAGGED)
 		return d;	/* the controller's own upstream socket */
-	dst = sl_dst_lookup(daddr);
-	if (!dst || !sl_port_listed(dst, dport))
-		return d;
 	d.policy_id = dst->policy_id;
 	d.mode = dst->mode;
 
@@ -133,7 +138,7 @@ out:
 	sl_decide_mode(&d);
 	sl_count(d.policy_id, d.counter);
 	if (d.verdict == SL_V_DROP || d.verdict == SL_V_COUNT)
-		sl_connect_refused_event(&d, daddr, dport, sock_family, st);
+		sl_connect_refused_event(&d, daddr, dport, sock_family);
 	return d;
 }
 

@@ -27,6 +27,7 @@
 #define SL_MAX_POLICIES		1024	/* policy ids 1..SL_MAX_POLICIES-1; 0 = global */
 #define SL_MAX_PREFIXES		65536	/* entries of each LPM trie */
 #define SL_MAX_TUPLES		65536	/* orig_dst entries in flight */
+#define SL_MAX_OWNERS		16384	/* sk_owner slots (a power of 2) */
 #define SL_DOMAIN_MAX		256	/* incl. NUL; DNS names are <= 253 */
 #define SL_EVENTS_BYTES		(256 * 1024)
 
@@ -104,17 +105,34 @@ enum sl_sock_tag {
 
 /*
  * Written by the controller (by socket fd, before connect()) to tag its
- * own upstream sockets, and by connect4/6 for untagged sockets whose
- * destination port is a listed SMTP port: the owner recorded there is what
- * a guard event reports when the packet is sent from softirq context,
- * where "current" is not the sender.
+ * own upstream sockets; the owner fields name the controller in events.
  */
 struct sl_sock_state {
 	__u32 tag;		/* enum sl_sock_tag */
 	__u32 policy_id;	/* tagged: the partner's policy id */
-	__u32 owner_pid;	/* tgid that called connect(), 0 if unknown */
+	__u32 owner_pid;	/* the tagging process */
 	__u32 pad;
-	char owner_comm[16];	/* its comm, "" if unknown */
+	char owner_comm[16];
+};
+
+/*
+ * Who connect()ed an untagged socket to a listed SMTP port of an address
+ * that was not listed: what a guard event reports if that address becomes
+ * listed later and the socket sends plaintext, possibly from softirq
+ * context where "current" is not the sender.
+ *
+ * sk_owner is a direct-mapped table (ARRAY indexed by cookie modulo
+ * SL_MAX_OWNERS; the cookie in the slot tells whether it is still ours):
+ * creating socket storage on every SMTP connect() costs ~1.5 us and an
+ * LRU hash update ~1 us on the development VM; an array write costs
+ * nothing measurable.  A newer socket may overwrite a slot: the event then
+ * names the cgroup only.
+ */
+struct sl_owner {
+	__u64 cookie;		/* socket cookie; 0 = empty */
+	__u32 pid;		/* tgid */
+	__u32 pad;
+	char comm[16];
 };
 
 /*
@@ -171,16 +189,25 @@ enum sl_inbound_slot {
  * the policy id of the entry that matched (when there is one).  Consumers:
  * bpf/smtplock.bpf.c (producer), lib/bpfmap.c (sum over CPUs, names),
  * ctl/ (status, stats).
+ *
+ *	redirected	 connect() sent to the controller
+ *	guard_drop	 untagged payload dropped (and IP fragments to a partner)
+ *	pretls_drop	 a tagged PRE_TLS socket sent a disallowed line
+ *	would_drop	 testing mode: would have dropped or refused
+ *	inbound_steered	 partner SYN steered to the inbound listener
+ *	inbound_refused	 partner SYN refused: no inbound listener
+ *	guard_pass	 tagged payload checked and passed
+ *	connect_refused	 listed connect() refused: no controller listener
  */
-#define SL_COUNTERS(X)							\
-	X(SL_C_REDIRECTED,	0, "redirected")	/* connect() sent to the controller */ \
-	X(SL_C_GUARD_DROP,	1, "guard_drop")	/* untagged payload dropped */	\
-	X(SL_C_PRETLS_DROP,	2, "pretls_drop")	/* tagged PRE_TLS socket sent a disallowed line */ \
-	X(SL_C_WOULD_DROP,	3, "would_drop")	/* testing mode: would have dropped/refused */ \
-	X(SL_C_INBOUND_STEERED,	4, "inbound_steered")	/* partner SYN steered to the inbound listener */ \
-	X(SL_C_INBOUND_REFUSED,	5, "inbound_refused")	/* partner SYN dropped: no inbound listener */ \
-	X(SL_C_GUARD_PASS,	6, "guard_pass")	/* tagged payload checked and passed */ \
-	X(SL_C_CONNECT_REFUSED,	7, "connect_refused")	/* listed connect() refused: no controller listener */
+#define SL_COUNTERS(X)						\
+	X(SL_C_REDIRECTED,	0, "redirected")		\
+	X(SL_C_GUARD_DROP,	1, "guard_drop")		\
+	X(SL_C_PRETLS_DROP,	2, "pretls_drop")		\
+	X(SL_C_WOULD_DROP,	3, "would_drop")		\
+	X(SL_C_INBOUND_STEERED,	4, "inbound_steered")		\
+	X(SL_C_INBOUND_REFUSED,	5, "inbound_refused")		\
+	X(SL_C_GUARD_PASS,	6, "guard_pass")		\
+	X(SL_C_CONNECT_REFUSED,	7, "connect_refused")
 
 enum sl_counter {
 #define SL_COUNTER_ENUM(n, v, s) n = v,
@@ -274,6 +301,8 @@ _Static_assert(sizeof(struct sl_tuple_key) == 24, "sl_tuple_key ABI");
 _Static_assert(sizeof(struct sl_orig) == 40, "sl_orig ABI");
 _Static_assert(sizeof(struct sl_sock_state) == 32, "sl_sock_state ABI");
 _Static_assert(sizeof(struct sl_sk_orig) == 40, "sl_sk_orig ABI");
+_Static_assert(sizeof(struct sl_owner) == 32, "sl_owner ABI");
+_Static_assert((SL_MAX_OWNERS & (SL_MAX_OWNERS - 1)) == 0, "SL_MAX_OWNERS: a power of 2");
 _Static_assert(sizeof(struct sl_port_set) == 8192, "sl_port_set ABI");
 _Static_assert(SL_C__COUNT == 8, "sl_counters has room for every counter");
 _Static_assert(sizeof(struct sl_config) == 48, "sl_config ABI");

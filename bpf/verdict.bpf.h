@@ -81,13 +81,26 @@ static __always_inline struct sl_event *sl_event_new(__u8 type, const struct sl_
 	return ev;
 }
 
-/* Copy an owner recorded at connect time (sock_state) into an event. */
+/* Who to name in an event: the tagger (sock_state), else the owner
+ * recorded at connect time (sk_owner, by cookie), else nobody. */
 static __always_inline void sl_event_owner(struct sl_event *ev, const struct sl_sock_state *st)
 {
-	if (!st)
+	const struct sl_owner *o;
+	__u32 slot;
+
+	if (st) {
+		ev->pid = st->owner_pid;
+		__builtin_memcpy(ev->comm, st->owner_comm, sizeof(ev->comm));
 		return;
-	ev->pid = st->owner_pid;
-	__builtin_memcpy(ev->comm, st->owner_comm, sizeof(ev->comm));
+	}
+	if (!ev->cookie)
+		return;
+	slot = (__u32)ev->cookie & (SL_MAX_OWNERS - 1);
+	o = bpf_map_lookup_elem(&sk_owner, &slot);
+	if (o && o->cookie == ev->cookie) {
+		ev->pid = o->pid;
+		__builtin_memcpy(ev->comm, o->comm, sizeof(ev->comm));
+	}
 }
 
 static __always_inline void sl_mapped4(__u8 out[16], __u32 ip_be)

@@ -489,17 +489,23 @@ int sl_partners_build(struct sl_daemon *d, const struct sl_policy *p)
 	}
 	r = 0;
 out:
+	if (r < 0) {
+		/* Keep every state (and its last good addresses): the caller
+		 * rebuilds on the policy still in force, which re-points them. */
+		*tail = d->priv->ps;
+		d->priv->ps = list;
+		goto done;
+	}
 	/* Whatever is left in the old list left the policy. */
 	while (d->priv->ps) {
 		struct sl_pstate *gone = d->priv->ps;
 
 		d->priv->ps = gone->next;
-		if (r == 0)
-			sl_log(SL_LOG_INFO, "event=partner_removed domain=%s id=%u",
-			       gone->domain, gone->id);
+		sl_log(SL_LOG_INFO, "event=partner_removed domain=%s id=%u", gone->domain, gone->id);
 		sl_pstate_free(gone);
 	}
 	d->priv->ps = list;
+done:
 	free(ids);
 	free(domains);
 	free(meta);

@@ -31,6 +31,7 @@ static const char *const sl_map_names[SL_MAP__COUNT] = {
 	[SL_MAP_SRC] = "src_policy",
 	[SL_MAP_SOCK_STATE] = "sock_state",
 	[SL_MAP_SK_ORIG] = "sk_orig",
+	[SL_MAP_SK_OWNER] = "sk_owner",
 	[SL_MAP_ORIG_DST] = "orig_dst",
 	[SL_MAP_COUNTERS] = "counters",
 	[SL_MAP_EVENTS] = "events",

@@ -42,6 +42,7 @@ enum sl_map_id {
 	SL_MAP_SRC,		/* src_policy */
 	SL_MAP_SOCK_STATE,	/* sock_state */
 	SL_MAP_SK_ORIG,		/* sk_orig */
+	SL_MAP_SK_OWNER,	/* sk_owner */
 	SL_MAP_ORIG_DST,	/* orig_dst */
 	SL_MAP_COUNTERS,	/* counters */
 	SL_MAP_EVENTS,		/* events */
@@ -235,5 +236,8 @@ int sl_bpfmap_events_consume(struct sl_bpfmap *m);	/* events handled or -errno *
 /* 16-byte form (IPv4-mapped) → text, "192.0.2.1" or "2001:db8::1". */
 void sl_addr16_format(const uint8_t a[16], char *buf, size_t len);
 bool sl_addr16_is_v4(const uint8_t a[16]);
+/* 16-byte form + port (host order) → sockaddr_in / sockaddr_in6; returns
+ * its length (e.g. an sl_orig → the address to connect() to). */
+socklen_t sl_addr16_sockaddr(const uint8_t a[16], uint16_t port, struct sockaddr_storage *ss);
 
 #endif /* SL_BPFMAP_H */

@@ -40,7 +40,7 @@ payload_packets_25() {
 	[ -e "$SL_PIN/link_egress" ]
 	[ -e "$SL_PIN/dst_policy" ]
 
-	sl_cap_start "$NS_P" "$VETH_P" "$T/cap.pcap"
+	sl_capture_start "$NS_P" "$VETH_P" "$T/cap.pcap"
 	run sl_client "$P4" 25 send 'MAIL FROM:<new@test>\r\n'
 	[ "$status" -eq 3 ]
 	[[ "$output" == *"connect_err=ECONNREFUSED"* ]]
@@ -53,7 +53,7 @@ payload_packets_25() {
 	run sl_client "$P4" 2525 send 'control\r\n'
 	[ "$status" -eq 0 ]
 	wait_until 5 grep -q control "$T/partner.2525"
-	sl_cap_stop
+	sl_capture_stop
 
 	sl_capture_has_text "$T/cap.pcap" 'control'
 	[ "$(payload_packets_25 "$T/cap.pcap")" -eq 0 ]

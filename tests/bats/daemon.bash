@@ -2,8 +2,8 @@
 #
 #   sl_world_up / sl_world_down   netns + cgroup + tmpdir; stop, unpin, clean
 #   sl_daemon_start POLICY        `smtplock run` in $NS_H, waits for ready
-#                                 ($T/resolv.conf, if present, is bind-mounted
-#                                 over /etc/resolv.conf in a private mount ns)
+#                                 (after lib/dns's sl_dns_init, with its
+#                                 resolv.conf, the way sl_dns_in runs things)
 #   sl_daemon_stop / sl_daemon_hup
 #   sl_log_has REGEX              the daemon's log has a matching line
 #   sl_client ARGS...             slsock in $NS_H, inside $SL_CG
@@ -11,10 +11,6 @@
 #   sl_counter DOMAIN|ID NAME     one counter's value
 #   sl_partner_listen PORT [ADDR] a TCP sink in $NS_P writing $T/partner.PORT
 #   sl_nsbg NS CMD...             a background command in NS (sl_kill_bg ends it)
-#   sl_cap_start NS IFACE FILE / sl_cap_stop
-#                                 tcpdump whose PID is tcpdump's own (helper.bash's
-#                                 sl_capture_start records a subshell's PID, which
-#                                 SIGINT does not stop)
 
 SLSOCK=$BUILD/tests/tools/slsock
 SLMAPS=$BUILD/tests/tools/slmaps
@@ -49,9 +45,10 @@ sl_daemon_start() {
 	local policy=$1; shift
 	local log=$T/daemon.log
 	: >"$log"
-	if [ -f "$T/resolv.conf" ]; then
+	if [ -n "${SL_DNS:-}" ]; then
+		# sl_dns_in's recipe, with the daemon's own PID recorded.
 		sl_nsbg "$NS_H" unshare -m --propagation private sh -c \
-			'mount --bind "$0" /etc/resolv.conf && exec "$@"' "$T/resolv.conf" \
+			'mount --bind "$0" /etc/resolv.conf && exec "$@"' "/etc/netns/$NS_H/resolv.conf" \
 			"$SL" run -c "$policy" --foreground -v "$@" 2>>"$log"
 	else
 		sl_nsbg "$NS_H" "$SL" run -c "$policy" --foreground -v "$@" 2>>"$log"
@@ -128,18 +125,3 @@ EOF
 	} >"$f"
 }
 
-sl_cap_start() {
-	local ns=$1 dev=$2 file=$3
-	# --immediate-mode: no packet waits in a kernel block when we stop.
-	sl_nsbg "$ns" tcpdump --immediate-mode -i "$dev" -U -s 0 -w "$file" tcp 2>"$file.log"
-	SL_CAP_PID=$SL_BG_PID
-	wait_until 10 grep -q 'listening on' "$file.log"
-}
-
-sl_cap_stop() {
-	[ -n "${SL_CAP_PID:-}" ] || return 0
-	# tcpdump -U writes each packet at once; SIGINT flushes and exits.
-	kill -INT "$SL_CAP_PID" 2>/dev/null || true
-	wait_until 10 sl_gone "$SL_CAP_PID"
-	SL_CAP_PID=
-}

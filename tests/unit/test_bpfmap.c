@@ -135,6 +135,16 @@ static void test_keys(void)
 	sl_addr16_format(k2.addr, buf, sizeof(buf));
 	tap_str(buf, "::1", "addr16: IPv6 text");
 
+	{
+		struct sockaddr_storage back;
+		socklen_t bl = sl_addr16_sockaddr(k.addr, k.port, &back);
+
+		tap_int(bl, sizeof(struct sockaddr_in), "sockaddr: an IPv4-mapped address is AF_INET");
+		tap_ok(memcmp(&back, &s4, sizeof(s4)) == 0, "sockaddr: round trip");
+		bl = sl_addr16_sockaddr(k2.addr, k2.port, &back);
+		tap_int(back.ss_family, AF_INET6, "sockaddr: IPv6");
+		tap_int(bl, sizeof(struct sockaddr_in6), "sockaddr: IPv6 length");
+	}
 	memset(&c, 0, sizeof(c));
 	sl_config_add_listener(&c, (struct sockaddr *)&s4, sizeof(s4));
 	sl_config_add_listener(&c, (struct sockaddr *)&s6, sizeof(s6));
