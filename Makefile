@@ -48,7 +48,7 @@ CFLAGS  += -std=gnu11 -D_GNU_SOURCE -pthread $(WARN) $(SANFLAGS) \
 	   -DSL_VERSION='"$(VERSION)"' -I$(BUILD) -Ibpf -Ilib
 LDFLAGS += $(SANFLAGS) -pthread
 LDLIBS  := -lbpf -lelf -lz -lssl -lcrypto -lyaml -lnl-3 -lnl-route-3 \
-	   -lcrypt -lresolv
+	   -lcrypt -lresolv -ljansson -lcap
 
 BPF_CFLAGS := -g -O2 -target bpf -D__TARGET_ARCH_$(ARCH) -Wall -Wextra \
 	      -Werror -Wno-unused-parameter -I$(BUILD) -Ibpf

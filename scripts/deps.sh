@@ -8,6 +8,7 @@ PKGS="
 make gcc pkg-config clang llvm lld libclang-rt-14-dev
 libbpf-dev bpftool libssl-dev openssl libyaml-dev
 libnl-3-dev libnl-route-3-dev libnl-genl-3-dev libcrypt-dev
+libjansson-dev libcap-dev
 bats jq iproute2 procps psmisc util-linux netcat-openbsd socat
 postfix libsasl2-modules sasl2-bin dnsmasq dnsutils swaks tshark tcpdump
 qemu-system-x86 busybox-static cpio kmod
