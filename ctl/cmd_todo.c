@@ -14,9 +14,4 @@ static int sl_not_yet(const char *name)
 }
 
 int cmd_run(int argc, char **argv) { (void)argc; return sl_not_yet(argv[0]); }
-int cmd_status(int argc, char **argv) { (void)argc; return sl_not_yet(argv[0]); }
-int cmd_domain(int argc, char **argv) { (void)argc; return sl_not_yet(argv[0]); }
 int cmd_probe(int argc, char **argv) { (void)argc; return sl_not_yet(argv[0]); }
-int cmd_reload(int argc, char **argv) { (void)argc; return sl_not_yet(argv[0]); }
-int cmd_stats(int argc, char **argv) { (void)argc; return sl_not_yet(argv[0]); }
-int cmd_unload(int argc, char **argv) { (void)argc; return sl_not_yet(argv[0]); }
