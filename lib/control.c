@@ -263,6 +263,8 @@ static void sl_conn_dispatch(struct sl_control_conn *c)
 	}
 	name = json_string_value(json_object_get(req, "cmd"));
 	args = json_object_get(req, "args");
+	if (json_is_null(args))
+		args = NULL;
 	if (!name || (args && !json_is_object(args))) {
 		json_decref(req);
 		sl_conn_error(c, NULL, "syntax", "request needs \"cmd\" (a string) and optional "
@@ -512,8 +514,8 @@ int sl_control_server_new(struct sl_loop *loop, const struct sl_control_server_o
 		r = -errno;
 		goto fail;
 	}
-	if (o->have_group && (chown(s->path, (uid_t)-1, o->group) < 0 ||
-			      chmod(s->path, 0660) < 0)) {
+	if ((o->have_group && chown(s->path, (uid_t)-1, o->group) < 0) ||
+	    chmod(s->path, o->have_group ? 0660 : 0600) < 0) {
 		r = -errno;
 		goto fail_unlink;
 	}
