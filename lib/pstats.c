@@ -9,6 +9,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "inbound.h"
+#include "outbound.h"
 #include "pstats.h"
 #include "smtp.h"
 

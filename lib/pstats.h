@@ -18,10 +18,12 @@
 #include <stdint.h>
 #include <time.h>
 
-#include "inbound.h"
-#include "outbound.h"
 #include "relay.h"
 #include "smtplock.h"
+
+/* outbound.h / inbound.h; not included, so that this header stays light. */
+struct sl_outbound_result;
+struct sl_inbound_result;
 
 #define SL_PSTATS_MAX_ADDRS	64	/* per partner; more are not listed */
 #define SL_PSTATS_REASON_MAX	256

@@ -9,6 +9,8 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "inbound.h"
+#include "outbound.h"
 #include "pstats.h"
 #include "status.h"
 #include "tap.h"
