@@ -50,10 +50,11 @@ static void sl_admin_salvage(struct sl_admin *a)
 		switch (ev.type) {
 		case YAML_MAPPING_START_EVENT:
 		case YAML_SEQUENCE_START_EVENT:
-			in_ctl = depth == 1 && top_key && !strcmp(top_key, "controller") &&
-				 ev.type == YAML_MAPPING_START_EVENT;
+			if (depth == 1)
+				in_ctl = top_key && !strcmp(top_key, "controller") &&
+					 ev.type == YAML_MAPPING_START_EVENT;
 			if (depth == 1 || (depth == 2 && in_ctl))
-				want_val = false;
+				want_val = false;	/* a key's value */
 			depth++;
 			break;
 		case YAML_MAPPING_END_EVENT:

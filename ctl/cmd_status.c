@@ -110,7 +110,7 @@ static void sl_print_partner(const json_t *p)
 	size_t i;
 	char ago[32];
 
-	printf("\npartner %s  [%s, %s, TLS >= %s, verify %s", sl_s(p, "domain"),
+	printf("\npartner %s  [%s, %s, min %s, verify %s", sl_s(p, "domain"),
 	       sl_s(p, "direction"), sl_s(p, "mode"), sl_s(p, "min_tls"), sl_s(p, "verify"));
 	if (json_is_integer(json_object_get(p, "policy_id")))
 		printf(", id %lld", sl_i(p, "policy_id"));
