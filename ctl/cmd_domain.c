@@ -509,8 +509,9 @@ out:
 
 int cmd_domain(int argc, char **argv)
 {
-	if (argc < 2)
-		return sl_usage_error("domain", "missing verb (list, show, add, remove)");
+	if (argc < 2 || argv[1][0] == '-')
+		return sl_usage_error("domain", "missing verb (list, show, add, remove) before "
+				      "the options");
 	if (!strcmp(argv[1], "list"))
 		return sl_dom_list(argc - 1, argv + 1);
 	if (!strcmp(argv[1], "show"))

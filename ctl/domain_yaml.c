@@ -126,6 +126,8 @@ int sl_domain_spec_parse(int argc, char **argv, struct sl_domain_spec *s)
 			break;
 		if (li >= 0)
 			snprintf(optname, sizeof(optname), "--%s", sl_add_opts[li].name);
+		else if ((c == '?' || c == ':') && optopt > 0 && optopt < 256)
+			snprintf(optname, sizeof(optname), "-%c", optopt);
 		else
 			opt = argv[optind - 1];
 
