@@ -45,7 +45,6 @@ not_redirected() {
 @test "status while running: JSON says running, all programs attached, the partner enforced" {
 	sl_daemon_start "$T/policy.yaml"
 	run "$SL" status --json -c "$T/policy.yaml"
-	echo "$output" | head -40 >&3
 	sl_ok_json
 	[ "$status" -eq 0 ]
 	[ "$(jq -r '.controller.running' <<<"$output")" = true ]
@@ -83,7 +82,6 @@ not_redirected() {
 	SL_DAEMON_PID=
 	[ -e "$SL_PIN/link_connect4" ]
 	run "$SL" status -c "$T/policy.yaml"
-	echo "$output" >&3
 	[ "$status" -eq 1 ]
 	[ "${lines[0]}" = "controller DOWN — enforcement ACTIVE (fail-closed)" ]
 	[[ $output == *"partner a.example"* ]]

@@ -16,7 +16,7 @@
 #   sl_as_other CMD...  the same without that group
 #   sl_ok_json          $output is one valid JSON document
 #   sl_listen_banner ADDR TEXT   a "partner" on ADDR:25 in $NS_P that
-#                       greets with TEXT (plaintext)
+#                       greets with "220 TEXT" (plaintext)
 
 sl_admin_policy() {
 	local f=$1 extra=${2:-}
@@ -65,6 +65,6 @@ sl_ok_json() {
 sl_listen_banner() {
 	local addr=$1 text=$2
 	sl_bg nsenter --net="/run/netns/$NS_P" -- socat \
-		"TCP-LISTEN:25,bind=$addr,reuseaddr,fork" "SYSTEM:echo $text"
+		"TCP-LISTEN:25,bind=$addr,reuseaddr,fork" "SYSTEM:echo 220 $text"
 	wait_until 5 sl_in "$NS_P" sh -c "ss -Hltn 'src $addr:25' | grep -q ."
 }
