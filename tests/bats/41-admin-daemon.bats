@@ -101,7 +101,7 @@ not_redirected() {
 	sl_daemon_start "$T/policy.yaml"
 	not_redirected "$X4"
 	run "$SL" domain add x.example --address "$X4" -c "$T/policy.yaml"
-	echo "$output" >&3
+	sed "s/^/# /" <<<"$output" >&3
 	[ "$status" -eq 0 ]
 	[[ $output == *"reloaded: 2 partners"* ]]
 	redirected "$X4"
@@ -125,7 +125,7 @@ not_redirected() {
 	printf '  - domain: x.example\n    addresses: [%s]\n    tls: { verify: sometimes }\n' \
 		"$X4" >>"$T/policy.yaml"
 	run "$SL" reload -c "$T/policy.yaml"
-	echo "$output" >&3
+	sed "s/^/# /" <<<"$output" >&3
 	[ "$status" -eq 1 ]
 	[[ $output == *"$T/policy.yaml:15:"*": error: "*sometimes* ]]
 	[[ $output == *"the running policy is unchanged"* ]]
@@ -221,7 +221,7 @@ EOF
 	sl_daemon_start "$T/policy.yaml"
 	redirected "$P4"
 	run "$SL" unload --yes -c "$T/policy.yaml"
-	echo "$output" >&3
+	sed "s/^/# /" <<<"$output" >&3
 	[ "$status" -eq 0 ]
 	[[ $output == *PLAINTEXT* ]]
 	[[ $output == *"unloaded:"* ]]
