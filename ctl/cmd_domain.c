@@ -92,15 +92,18 @@ static bool sl_dom_policy_ok(const struct sl_admin *a)
 
 /* The status document if it can be had without noise: the controller's,
  * or (root) the pinned maps'. */
-static json_t *sl_dom_status_quiet(const struct sl_admin *a)
+static json_t *sl_dom_status_quiet(const struct sl_admin *a, bool *live)
 {
 	json_t *reply = NULL, *doc = NULL;
 	int r = sl_admin_call(a, "status", NULL, &reply);
 
-	if (r == 0 && sl_control_reply_ok(reply))
+	*live = false;
+	if (r == 0 && sl_control_reply_ok(reply)) {
 		doc = json_incref(sl_control_reply_data(reply));
-	else if (sl_admin_down(r) && geteuid() == 0)
+		*live = true;
+	} else if (sl_admin_down(r) && geteuid() == 0 && a->policy) {
 		doc = sl_admin_status_offline(a, true);
+	}
 	json_decref(reply);
 	return doc;
 }
@@ -123,14 +126,15 @@ static int sl_dom_list(int argc, char **argv)
 	struct sl_dom_opts o = { 0 };
 	struct sl_admin a;
 	json_t *doc, *rows, *row, *v;
+	bool live;
 	size_t i;
 	int rc = sl_dom_parse_common(argc, argv, "list", &o, true, 0, NULL);
 
 	if (rc != SL_EXIT_OK)
 		return rc;
 	sl_admin_init(&a, "domain", o.policy, o.sock);
-	doc = sl_dom_status_quiet(&a);
-	if (!a.policy && !doc) {
+	doc = sl_dom_status_quiet(&a, &live);
+	if (!a.policy && !live) {
 		sl_dom_policy_ok(&a);
 		sl_admin_done(&a);
 		return SL_EXIT_FAIL;
@@ -250,8 +254,10 @@ static int sl_dom_show(int argc, char **argv)
 	if (a.policy)
 		p = sl_policy_find(a.policy, dom);
 	if (p) {
+		bool live;
+
 		pol = sl_status_partner_policy(p);
-		doc = sl_dom_status_quiet(&a);
+		doc = sl_dom_status_quiet(&a, &live);
 		st = json_incref(sl_dom_entry(doc, dom));
 		json_decref(doc);
 	} else if (sl_admin_call(&a, "domain", json_pack("{s:s}", "domain", dom), &reply) == 0 &&
