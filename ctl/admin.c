@@ -186,8 +186,28 @@ void sl_admin_reply_error(const struct sl_admin *a, const json_t *reply)
 	fprintf(stderr, "%s: %s: %s\n", sl_progname, a->cmd, sl_control_reply_message(reply));
 }
 
+/* Until the kTLS probe (lib/ktls) is in the tree: whether the kernel has
+ * the tls ULP loaded, which is what the relay would use. */
+void sl_admin_ktls(char *buf, size_t len)
+{
+	char ulp[256] = "";
+	FILE *f = fopen("/proc/sys/net/ipv4/tcp_available_ulp", "re");
+
+	if (f) {
+		if (!fgets(ulp, sizeof(ulp), f))
+			ulp[0] = 0;
+		fclose(f);
+	}
+	if (strstr(ulp, "tls"))
+		snprintf(buf, len, "available (tls ULP loaded)");
+	else
+		snprintf(buf, len, "none (no tls ULP loaded: userspace relay)");
+}
+
 json_t *sl_admin_status_offline(const struct sl_admin *a, bool quiet)
 {
+	char ktls[128];
+
 	struct sl_status_prog progs[SL_CTLSRV_MAX_PROGS];
 	const struct sl_status_maps *maps = NULL;
 	struct sl_admin_pins *pins = NULL;
@@ -215,6 +235,8 @@ json_t *sl_admin_status_offline(const struct sl_admin *a, bool quiet)
 	}
 	snprintf(cgdir, sizeof(cgdir), "%s", cg);
 	src.cgroup = cgdir;
+	sl_admin_ktls(ktls, sizeof(ktls));
+	src.ktls = ktls;
 	memset(progs, 0, sizeof(progs));
 	r = sl_admin_programs(src.pin_path, strcmp(cg, "auto") ? cg : NULL, progs, &n_progs);
 	if (r == -EACCES || r == -EPERM || r == -ENOSYS) {

@@ -61,6 +61,9 @@ json_t *sl_admin_status(const struct sl_admin *a, int *exit_code);
  * running and quiet_if_down, -1 failed (printed). */
 int sl_admin_reload(const struct sl_admin *a, bool quiet_if_down);
 
+/* The kernel's TLS offer as text (for status). */
+void sl_admin_ktls(char *buf, size_t len);
+
 /* Print JSON (pretty, one document) to stdout. */
 void sl_admin_print_json(const json_t *doc);
 

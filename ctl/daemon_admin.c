@@ -90,23 +90,6 @@ static void sl_adm_audit(void *arg, const struct sl_control_peer *peer, const ch
 	       (int)peer->pid, code ? code : "ok");
 }
 
-/* The kernel's TLS offer, as far as can be told without a handshake. */
-static void sl_adm_ktls(char *buf, size_t len)
-{
-	char ulp[256] = "";
-	FILE *f = fopen("/proc/sys/net/ipv4/tcp_available_ulp", "re");
-
-	if (f) {
-		if (!fgets(ulp, sizeof(ulp), f))
-			ulp[0] = 0;
-		fclose(f);
-	}
-	if (strstr(ulp, "tls"))
-		snprintf(buf, len, "available (tls ULP loaded)");
-	else
-		snprintf(buf, len, "none (no tls ULP in this kernel: userspace relay)");
-}
-
 /* ---- start and stop ------------------------------------------------------------ */
 
 int sl_daemon_admin_start(struct sl_daemon *d, sl_daemon_reload_fn reload)
@@ -127,7 +110,7 @@ int sl_daemon_admin_start(struct sl_daemon *d, sl_daemon_reload_fn reload)
 	if (sl_admin_programs(d->priv->pin_path, d->priv->cgroup_dir, sl_adm.progs,
 			      &sl_adm.n_progs) < 0)
 		sl_log(SL_LOG_WARN, "event=links_unreadable pin_path=%s", d->priv->pin_path);
-	sl_adm_ktls(sl_adm.ktls, sizeof(sl_adm.ktls));
+	sl_admin_ktls(sl_adm.ktls, sizeof(sl_adm.ktls));
 	snprintf(sl_adm.user, sizeof(sl_adm.user), "%s", c->user ? c->user : "root");
 
 	o.path = c->control_socket;
