@@ -71,15 +71,22 @@ UNIT_BIN := $(patsubst tests/unit/%.c,$(BUILD)/tests/%,$(UNIT_SRC))
 TSUP_SRC := $(filter-out $(UNIT_SRC),$(wildcard tests/unit/*.c))
 TAP_OBJ  := $(patsubst tests/unit/%.c,$(BUILD)/tests/%.o,$(TSUP_SRC))
 
+# kTLS tests and benchmarks that run inside the VM (scripts/vm.sh):
+# tests/vm/{test,bench}_*.c, each linked with tests/vm/harness*.c,
+# → $(BUILD)/vm-tests/.
+VMT_SRC  := $(wildcard tests/vm/test_*.c tests/vm/bench_*.c)
+VMT_BIN  := $(patsubst tests/vm/%.c,$(BUILD)/vm-tests/%,$(VMT_SRC))
+VMT_HARNESS := $(patsubst tests/vm/%.c,$(BUILD)/vm-tests/%.o,$(wildcard tests/vm/harness*.c))
+
 FUZZ_SRC := $(wildcard tests/fuzz/fuzz_*.c)
 FUZZ_BIN := $(patsubst tests/fuzz/%.c,$(BUILD)/fuzz/%,$(FUZZ_SRC))
 
 .PHONY: all deps check run fuzz faults bench install uninstall clean \
-	unit unit-san fuzzers
+	unit unit-san fuzzers vm-tests
 .DELETE_ON_ERROR:
 .SECONDARY:
 
-all: $(BIN) $(UNIT_BIN) policy-perms
+all: $(BIN) $(UNIT_BIN) $(VMT_BIN) policy-perms
 
 # ---- BPF: vmlinux.h from the running kernel's BTF, objects, skeletons ----
 $(BUILD)/vmlinux.h:
@@ -129,6 +136,20 @@ $(BUILD)/tests/%: tests/unit/%.c $(TAP_OBJ) $(LIB)
 		$(LDFLAGS) $(LDLIBS) -o $@
 
 unit: $(UNIT_BIN)
+
+# ---- tests that run inside the VM ----
+$(BUILD)/vm-tests/%.o: tests/vm/%.c | $(BPF_SKEL)
+	$(call msg,CC,$@)
+	$(Q)mkdir -p $(@D)
+	$(Q)$(CC) $(CFLAGS) -Itests/unit -MMD -MP -c $< -o $@
+
+$(BUILD)/vm-tests/%: tests/vm/%.c $(VMT_HARNESS) $(TAP_OBJ) $(LIB)
+	$(call msg,CCLD,$@)
+	$(Q)mkdir -p $(@D)
+	$(Q)$(CC) $(CFLAGS) -Itests/unit -Itests/vm -MMD -MP $< $(VMT_HARNESS) $(TAP_OBJ) \
+		$(LIB) $(LDFLAGS) $(LDLIBS) -o $@
+
+vm-tests: $(VMT_BIN)
 
 # The same unit tests under ASan + UBSan, in their own build tree.
 unit-san:

@@ -11,7 +11,7 @@ libnl-3-dev libnl-route-3-dev libnl-genl-3-dev libcrypt-dev
 libjansson-dev libcap-dev
 bats jq iproute2 procps psmisc util-linux netcat-openbsd socat
 postfix libsasl2-modules sasl2-bin dnsmasq dnsutils swaks tshark tcpdump
-qemu-system-x86 busybox-static cpio kmod
+qemu-system-x86 busybox-static cpio kmod xz-utils
 testssl.sh valgrind man-db groff-base bash-completion systemd
 ca-certificates python3
 "
