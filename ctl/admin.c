@@ -14,6 +14,7 @@
 #include "control.h"
 #include "ctl.h"
 #include "ctlsrv.h"
+#include "ktls.h"
 
 #define SL_ADMIN_TIMEOUT_MS 15000
 
@@ -186,27 +187,18 @@ void sl_admin_reply_error(const struct sl_admin *a, const json_t *reply)
 	fprintf(stderr, "%s: %s: %s\n", sl_progname, a->cmd, sl_control_reply_message(reply));
 }
 
-/* Until the kTLS probe (lib/ktls) is in the tree: whether the kernel has
- * the tls ULP loaded, which is what the relay would use. */
+/* What the kernel offers for kernel TLS (lib/ktls probes it on loopback). */
 void sl_admin_ktls(char *buf, size_t len)
 {
-	char ulp[256] = "";
-	FILE *f = fopen("/proc/sys/net/ipv4/tcp_available_ulp", "re");
+	struct sl_ktls_caps caps;
 
-	if (f) {
-		if (!fgets(ulp, sizeof(ulp), f))
-			ulp[0] = 0;
-		fclose(f);
-	}
-	if (strstr(ulp, "tls"))
-		snprintf(buf, len, "available (tls ULP loaded)");
-	else
-		snprintf(buf, len, "none (no tls ULP loaded: userspace relay)");
+	sl_ktls_probe(&caps);
+	sl_ktls_caps_str(&caps, buf, len);
 }
 
 json_t *sl_admin_status_offline(const struct sl_admin *a, bool quiet)
 {
-	char ktls[128];
+	char ktls[SL_KTLS_CAPS_STR];
 
 	struct sl_status_prog progs[SL_CTLSRV_MAX_PROGS];
 	const struct sl_status_maps *maps = NULL;

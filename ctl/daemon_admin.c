@@ -32,7 +32,7 @@ static struct {
 	struct sl_status_maps maps;
 	struct sl_status_prog progs[SL_CTLSRV_MAX_PROGS];
 	size_t n_progs;
-	char ktls[128];
+	char ktls[256];
 	char user[64];
 } sl_adm;
 
