@@ -205,9 +205,36 @@ bench: deps
 	$(Q)./tests/bench/run.sh
 
 # ---- install ----
-install: all
-	install -d $(DESTDIR)$(PREFIX)/sbin
-	install -m 0755 $(BIN) $(DESTDIR)$(PREFIX)/sbin/smtplock
+# PREFIX=/usr/local DESTDIR= ; systemd looks for units and sysusers.d
+# files under /usr/local/lib too.
+SBINDIR     ?= $(PREFIX)/sbin
+MANDIR      ?= $(PREFIX)/share/man
+UNITDIR     ?= $(PREFIX)/lib/systemd/system
+SYSUSERSDIR ?= $(PREFIX)/lib/sysusers.d
+COMPDIR     ?= $(PREFIX)/share/bash-completion/completions
+DOCDIR      ?= $(PREFIX)/share/doc/smtplock
+INSTALLED   := $(SBINDIR)/smtplock $(MANDIR)/man8/smtplock.8 \
+	       $(MANDIR)/man5/smtplock-policy.5 $(UNITDIR)/smtplock.service \
+	       $(SYSUSERSDIR)/smtplock.conf $(COMPDIR)/smtplock
+
+install: $(BIN)
+	install -d $(DESTDIR)$(SBINDIR) $(DESTDIR)$(MANDIR)/man8 $(DESTDIR)$(MANDIR)/man5 \
+		$(DESTDIR)$(UNITDIR) $(DESTDIR)$(SYSUSERSDIR) $(DESTDIR)$(COMPDIR) \
+		$(DESTDIR)$(DOCDIR)/examples/policies.d
+	install -m 0755 $(BIN) $(DESTDIR)$(SBINDIR)/smtplock
+	install -m 0644 man/smtplock.8 $(DESTDIR)$(MANDIR)/man8/smtplock.8
+	install -m 0644 man/smtplock-policy.5 $(DESTDIR)$(MANDIR)/man5/smtplock-policy.5
+	sed 's|@SBINDIR@|$(SBINDIR)|g' scripts/smtplock.service > $(DESTDIR)$(UNITDIR)/smtplock.service
+	chmod 0644 $(DESTDIR)$(UNITDIR)/smtplock.service
+	install -m 0644 scripts/smtplock.sysusers $(DESTDIR)$(SYSUSERSDIR)/smtplock.conf
+	install -m 0644 scripts/smtplock.bash-completion $(DESTDIR)$(COMPDIR)/smtplock
+	install -m 0644 policies/*.yaml $(DESTDIR)$(DOCDIR)/examples/
+	install -m 0644 policies/dropin/policy.yaml $(DESTDIR)$(DOCDIR)/examples/policy-with-dropins.yaml
+	install -m 0644 policies/dropin/policies.d/*.yaml $(DESTDIR)$(DOCDIR)/examples/policies.d/
+
+uninstall:
+	rm -f $(addprefix $(DESTDIR),$(INSTALLED))
+	rm -rf $(DESTDIR)$(DOCDIR)
 
 clean:
 	rm -rf $(BUILD)

@@ -17,6 +17,7 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
+#include "daemon_admin.h"
 #include "daemon_int.h"
 #include "log.h"
 #include "sessions.h"
@@ -346,7 +347,13 @@ static bool sl_str_same(const char *a, const char *b)
 	return (!a && !b) || (a && b && strcmp(a, b) == 0);
 }
 
-static void sl_reload(struct sl_daemon *d)
+/*
+ * The one reload, for SIGHUP and `smtplock reload`: the new policy is
+ * parsed, validated and made usable (contexts, secrets) whole first; any
+ * failure changes nothing.  0, or -EINVAL with the errors in *dgp, or
+ * another -errno.
+ */
+static int sl_reload(struct sl_daemon *d, struct sl_diags *dgp)
 {
 	char err[512] = "", q[600];
 	struct sl_diags dg = { 0 };
@@ -361,8 +368,8 @@ static void sl_reload(struct sl_daemon *d)
 		sl_log(SL_LOG_ERR, "event=reload_failed policy=%s errors=%zu err=%s action=kept_old",
 		       d->priv->opts.policy_path, dg.n, strerror(-r));
 		sl_log_diags(&dg);
-		sl_diags_done(&dg);
-		return;
+		*dgp = dg;
+		return r;
 	}
 	sl_diags_done(&dg);
 	if (!sl_endpoints_same(oc, &np->controller) ||
@@ -375,7 +382,16 @@ static void sl_reload(struct sl_daemon *d)
 	if (!nref) {
 		sl_log(SL_LOG_ERR, "event=reload_failed err=%s action=kept_old",
 		       sl_logq(q, sizeof(q), err));
-		return;
+		/* An unusable certificate or secret is an error in the policy:
+		 * the caller sees it like a validation error. */
+		dgp->v = calloc(1, sizeof(*dgp->v));
+		if (dgp->v) {
+			dgp->v->file = strdup(d->priv->opts.policy_path);
+			dgp->v->cls = SL_DIAG_FILE;
+			dgp->v->msg = strdup(err);
+			dgp->n = 1;
+		}
+		return -EINVAL;
 	}
 	r = sl_partners_build(d, np);
 	if (r < 0) {
@@ -383,7 +399,7 @@ static void sl_reload(struct sl_daemon *d)
 		sl_partners_build(d, d->policy);
 		sl_policy_ref_put(nref);
 		sl_log(SL_LOG_ERR, "event=reload_failed err=%s action=kept_old", strerror(-r));
-		return;
+		return r;
 	}
 	d->priv->pref = nref;
 	d->policy = np;
@@ -391,8 +407,10 @@ static void sl_reload(struct sl_daemon *d)
 	sl_partners_sync(d);		/* fixed addresses and carried-over ones now */
 	sl_partners_resolve_all(d);	/* new or changed names in the background */
 	sl_policy_ref_put(old);
+	sl_daemon_admin_reloaded(d);
 	sl_log(SL_LOG_INFO, "event=reload_ok policy=%s partners=%zu", d->priv->opts.policy_path,
 	       np->n_partners);
+	return 0;
 }
 
 static void sl_on_signal(struct sl_loop *loop, int fd, uint32_t events, void *arg)
@@ -403,9 +421,13 @@ static void sl_on_signal(struct sl_loop *loop, int fd, uint32_t events, void *ar
 	(void)events;
 	while (read(fd, &si, sizeof(si)) == (ssize_t)sizeof(si)) {
 		switch (si.ssi_signo) {
-		case SIGHUP:
-			sl_reload(d);
+		case SIGHUP: {
+			struct sl_diags dg = { 0 };
+
+			sl_reload(d, &dg);
+			sl_diags_done(&dg);
 			break;
+		}
 		case SIGTERM:
 		case SIGINT:
 			sl_log(SL_LOG_INFO, "event=stopping signal=%s pins=kept",
@@ -544,7 +566,7 @@ static int sl_daemon_start(struct sl_daemon *d, const sigset_t *sigs)
 		sl_log(SL_LOG_WARN, "event=sockdiag_unavailable err=%s msg=\"offending sockets "
 		       "will not be destroyed (the guard still drops)\"", strerror(-r));
 	sl_partners_resolve_all(d);
-	return 0;
+	return sl_daemon_admin_start(d, sl_reload);
 }
 
 static void sl_daemon_stop(struct sl_daemon *d)
@@ -563,6 +585,7 @@ static void sl_daemon_stop(struct sl_daemon *d)
 		sl_loop_del(d->loop, &p->sig_io);
 		sl_sessions_shutdown();
 		sl_partners_free(d);
+		sl_daemon_admin_stop(d);
 	}
 	if (p->sig_fd >= 0)
 		close(p->sig_fd);

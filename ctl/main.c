@@ -23,22 +23,57 @@ static const struct sl_cmd sl_cmds[] = {
 	  "policy check FILE\n"
 	  "  Prints \"policy OK: N partners (M outbound, K inbound)\" and exits 0,\n"
 	  "  or prints every error as FILE:LINE:COL: error: message and exits 1.\n" },
-	{ "status", cmd_status, "[--json]",
+	{ "status", cmd_status, "[--json] [-c FILE] [--socket PATH]",
 	  "controller, programs, maps, data path and per-domain counters",
-	  "Works from the pinned maps when the controller is down.\n"
+	  "Asks the controller over its control socket; when it is down, reads the\n"
+	  "pinned maps (root) and says `controller DOWN — enforcement ACTIVE\n"
+	  "(fail-closed)`.  Per partner: direction, mode, TLS floor, verify mode,\n"
+	  "addresses (with the DNS TTL left), sessions ok/failed, the last failure,\n"
+	  "guard drops.  Root and members of controller.group may read it.\n"
+	  "  -c, --config FILE   the policy (default " SL_DEFAULT_POLICY ")\n"
+	  "  --socket PATH       the control socket (default: the policy's)\n"
+	  "  --json              the whole document as JSON\n"
 	  "Exit 0 healthy, 1 degraded, 2 not enforcing.\n" },
 	{ "domain", cmd_domain, "list | show D | add D [options] | remove D",
-	  "manage partners (drop-in files in policies.d/)", NULL },
+	  "manage partners (drop-in files in policies.d/)",
+	  "domain list [--json]            partners: where defined, enforced or not\n"
+	  "domain show D [--json]          one partner's settings and state\n"
+	  "domain add D [options]          write policies.d/D.yaml, then reload\n"
+	  "domain remove D                 delete policies.d/D.yaml, then reload\n"
+	  "The whole resulting policy is validated first; the main policy file is\n"
+	  "never rewritten (a partner defined there is removed by editing it).\n"
+	  "Changes need root; the controller applies them without a restart.\n"
+	  "add options (lists: repeat the option):\n"
+	  "  --direction outbound|inbound|both   --mode enforce|testing\n"
+	  "  --on-failure defer|reject           --min-tls 1.2|1.3\n"
+	  "  --verify none|ca|fingerprint|dane   --ca-file FILE\n"
+	  "  --pin sha256:HEX                    --mx HOST\n"
+	  "  --address ADDR[/LEN]                --auth-user NAME --password-file FILE\n"
+	  "  inbound: --source ADDR[/LEN]|mx  --require tls,auth,client_cert\n"
+	  "           --account USER:HASH (see passwd)  --client-ca FILE\n"
+	  "every verb: -c, --config FILE; --socket PATH\n" },
 	{ "probe", cmd_probe, "DOMAIN [-c FILE] [--json]",
 	  "dry handshake against a partner, with a PASS/FAIL verdict", NULL },
-	{ "reload", cmd_reload, "",
-	  "validate and apply the policy atomically (as SIGHUP)", NULL },
-	{ "stats", cmd_stats, "[--prometheus]",
-	  "counters, optionally in the Prometheus text format", NULL },
+	{ "reload", cmd_reload, "[-c FILE] [--socket PATH]",
+	  "validate and apply the policy atomically (as SIGHUP)",
+	  "The controller loads the policy again and applies it only if it is\n"
+	  "valid as a whole; otherwise nothing changes and its FILE:LINE:COL errors\n"
+	  "are printed here.  Root only.  Exit 0 applied, 1 refused or not running.\n" },
+	{ "stats", cmd_stats, "[--prometheus | --json] [-c FILE] [--socket PATH]",
+	  "counters, optionally in the Prometheus text format",
+	  "Kernel counters (global and per partner) and sessions per partner.\n"
+	  "--prometheus prints metrics named smtplock_* for node_exporter's textfile\n"
+	  "collector, e.g. from a timer:\n"
+	  "  smtplock stats --prometheus > /var/lib/node_exporter/smtplock.prom.$$ &&\n"
+	  "  mv /var/lib/node_exporter/smtplock.prom.$$ /var/lib/node_exporter/smtplock.prom\n" },
 	{ "passwd", cmd_passwd, "[--sha512]",
 	  "read a password without echo, print its yescrypt hash", NULL },
-	{ "unload", cmd_unload, "[--yes]",
-	  "remove the programs and pins: partners then receive plaintext", NULL },
+	{ "unload", cmd_unload, "[--yes] [-c FILE] [--socket PATH]",
+	  "remove the programs and pins: partners then receive plaintext",
+	  "Stops the controller and removes every smtplock program and pin.  After\n"
+	  "that nothing enforces TLS toward the partners: mail leaves as the MTA\n"
+	  "sends it, in plaintext where the partner allows it.  Asks for 'yes' on a\n"
+	  "terminal; without a terminal it refuses unless --yes is given.  Root only.\n" },
 };
 
 #define SL_NCMDS (sizeof(sl_cmds) / sizeof(sl_cmds[0]))

@@ -18,6 +18,7 @@
 #include <string.h>
 #include <sys/socket.h>
 
+#include "daemon_admin.h"
 #include "daemon_int.h"
 #include "log.h"
 
@@ -268,6 +269,7 @@ static void sl_rjob_done(void *arg)
 		       ps->domain, strerror(-j->err), sl_rhosts_count(ps->hosts, ps->n_hosts),
 		       (unsigned long long)retry);
 		sl_pstate_schedule(ps, retry);
+		sl_daemon_admin_dns_failed(d, ps, j->err);
 	} else {
 		for (size_t i = 0; i < j->n_hosts; i++) {
 			if (j->host_err[i] == 0 || j->host_err[i] == -ENOENT) {
@@ -296,6 +298,7 @@ static void sl_rjob_done(void *arg)
 		       j->have_ttl ? j->ttl : 0, j->ad, j->null_mx ? " null_mx=1" : "",
 		       j->implicit ? " implicit_mx=1" : "");
 		sl_pstate_schedule(ps, j->have_ttl ? (uint64_t)j->ttl * 900 : 0);
+		sl_daemon_admin_dns(d, ps, j->have_ttl ? j->ttl : 0);
 	}
 	sl_rjob_free(j);
 

@@ -26,6 +26,7 @@
 
 #include <openssl/crypto.h>
 
+#include "daemon_admin.h"
 #include "daemon_int.h"
 #include "inbound.h"
 #include "ktls.h"
@@ -284,6 +285,7 @@ static void sl_ob_done(void *arg, struct sl_outbound *ob)
 	       r->reason[0] ? " reason=" : "", r->reason[0] ? sl_logq(reason, sizeof(reason), r->reason) : "",
 	       r->would_defer[0] ? " would_defer=" : "",
 	       r->would_defer[0] ? sl_logq(would, sizeof(would), r->would_defer) : "");
+	sl_pstats_outbound_done(sl_daemon_pstats(s->d), p->partner->domain, r);
 	sl_sess_free(s);
 }
 
@@ -438,6 +440,7 @@ static void sl_in_done(void *arg, struct sl_inbound *in)
 	       r->reason[0] ? " reason=" : "", r->reason[0] ? sl_logq(reason, sizeof(reason), r->reason) : "",
 	       r->received[0] ? " received=" : "",
 	       r->received[0] ? sl_logq(rcvd, sizeof(rcvd), r->received) : "");
+	sl_pstats_inbound_done(sl_daemon_pstats(s->d), p->partner->domain, r);
 	sl_sess_free(s);
 }
 
