@@ -118,6 +118,7 @@ controller:
   listen: [127.0.0.1:10025, "[::1]:10025"]
   cgroup: $SL_CG
   pin_path: $SL_PIN
+  control_socket: $SL_CTL
 defaults:
   tls: { verify: none }
 EOF

@@ -35,6 +35,7 @@ P6=${NET6}2
 VETH_H=slv${SLT_ID}h
 VETH_P=slv${SLT_ID}p
 SL_PIN=/sys/fs/bpf/slt$SLT_ID
+SL_CTL=/run/slt$SLT_ID.control
 
 sl_cgroup2_root() { findmnt -n -o TARGET -t cgroup2 | head -n1; }
 SL_CG=$(sl_cgroup2_root)/slt$SLT_ID
