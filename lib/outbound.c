@@ -1041,11 +1041,16 @@ static void sl_ob_on_mta(struct sl_loop *loop, int fd, uint32_t ev, void *arg)
 		sl_ob_mta_input(s);
 		return;
 	}
-	/* Before the MTA is greeted we only watch for it going away. */
-	if (ev & (EPOLLRDHUP | EPOLLHUP | EPOLLERR)) {
+	/* Before the MTA is greeted we only watch for it going away.  A
+	 * half-close (a script that piped its commands in and shut down its
+	 * sending side) is not going away: what it sent waits in the socket
+	 * for the relay, and the greeting still reaches it. */
+	if (ev & (EPOLLHUP | EPOLLERR)) {
 		snprintf(s->res.reason, sizeof(s->res.reason),
 			 "local MTA closed the connection during the partner handshake");
 		sl_ob_finish(s, "aborted");
+	} else if (ev & EPOLLRDHUP) {
+		sl_loop_mod(s->env.loop, &s->mio, 0);	/* level-triggered: once is enough */
 	}
 }
 
