@@ -25,6 +25,7 @@
 #include <jansson.h>
 #include <openssl/crypto.h>
 
+#include "addr.h"
 #include "bpfmap.h"
 #include "ctl.h"
 #include "outbound.h"
@@ -78,22 +79,7 @@ static void sl_probe_done(void *arg, struct sl_outbound *s)
 
 static void sl_probe_addr(const struct sl_addr *a, uint16_t port, struct sl_probe_target *t)
 {
-	memset(&t->ss, 0, sizeof(t->ss));
-	if (a->family == AF_INET) {
-		struct sockaddr_in *s4 = (struct sockaddr_in *)&t->ss;
-
-		s4->sin_family = AF_INET;
-		memcpy(&s4->sin_addr, a->addr + 12, 4);
-		s4->sin_port = htons(port);
-		t->len = sizeof(*s4);
-	} else {
-		struct sockaddr_in6 *s6 = (struct sockaddr_in6 *)&t->ss;
-
-		s6->sin6_family = AF_INET6;
-		memcpy(&s6->sin6_addr, a->addr, 16);
-		s6->sin6_port = htons(port);
-		t->len = sizeof(*s6);
-	}
+	t->len = sl_addr16_sockaddr(a->addr, port, &t->ss);
 }
 
 /* The hosts the MTA would try: MX (or the policy's mx:), first address

@@ -24,48 +24,6 @@
 
 /* ---- small helpers ----------------------------------------------------------- */
 
-void sl_format_addr_port(const uint8_t a[16], uint16_t port, char *buf, size_t len)
-{
-	char s[64];
-
-	sl_addr16_format(a, s, sizeof(s));
-	if (sl_addr16_is_v4(a))
-		snprintf(buf, len, "%s:%u", s, port);
-	else
-		snprintf(buf, len, "[%s]:%u", s, port);
-}
-
-static void sl_sockaddr_format(const struct sockaddr *sa, char *buf, size_t len)
-{
-	struct sl_tuple_key k;
-
-	if (sl_tuple_key_from_sockaddr(sa, sizeof(struct sockaddr_storage), &k) == 0)
-		sl_format_addr_port(k.addr, k.port, buf, len);
-	else
-		snprintf(buf, len, "-");
-}
-
-static void sl_endpoint_sockaddr(const struct sl_endpoint *e, struct sockaddr_storage *ss,
-				 socklen_t *len)
-{
-	memset(ss, 0, sizeof(*ss));
-	if (e->family == AF_INET) {
-		struct sockaddr_in *s4 = (struct sockaddr_in *)ss;
-
-		s4->sin_family = AF_INET;
-		memcpy(&s4->sin_addr, &e->addr[12], 4);
-		s4->sin_port = htons(e->port);
-		*len = sizeof(*s4);
-	} else {
-		struct sockaddr_in6 *s6 = (struct sockaddr_in6 *)ss;
-
-		s6->sin6_family = AF_INET6;
-		memcpy(&s6->sin6_addr, e->addr, 16);
-		s6->sin6_port = htons(e->port);
-		*len = sizeof(*s6);
-	}
-}
-
 /* Reply once and close: for connections we will not serve.  Deferral,
  * never plaintext: the MTA keeps the message queued. */
 static void sl_reply_close(int fd, const char *line)
@@ -154,7 +112,7 @@ static void sl_accept_outbound(struct sl_daemon *d, uint64_t session, int fd, co
 		sl_reply_close(fd, "421 4.3.0 smtplock: no original destination\r\n");
 		return;
 	}
-	sl_format_addr_port(orig.addr, orig.port, orig_s, sizeof(orig_s));
+	sl_addr16_port_format(orig.addr, orig.port, orig_s, sizeof(orig_s));
 	e = sl_daemon_lookup_dst(d, orig.addr);
 	if (!e) {
 		/* Listed at connect(), gone since (a reload): still not plaintext. */
@@ -206,7 +164,7 @@ static void sl_on_accept(struct sl_loop *loop, int lfd, uint32_t events, void *a
 			return;
 		}
 		session = ++d->priv->next_session;
-		sl_sockaddr_format((struct sockaddr *)&ss, peer, sizeof(peer));
+		sl_sockaddr_format((struct sockaddr *)&ss, true, peer, sizeof(peer));
 		if (l->inbound)
 			sl_accept_inbound(d, session, fd, &ss, len, peer);
 		else
@@ -226,8 +184,8 @@ static int sl_listen_one(struct sl_daemon *d, const struct sl_endpoint *e, bool 
 	memset(l, 0, sizeof(*l));
 	l->d = d;
 	l->inbound = inbound;
-	sl_endpoint_sockaddr(e, &l->addr, &l->len);
-	sl_sockaddr_format((struct sockaddr *)&l->addr, text, sizeof(text));
+	l->len = sl_endpoint_sockaddr(e, &l->addr);
+	sl_sockaddr_format((struct sockaddr *)&l->addr, true, text, sizeof(text));
 	l->fd = socket(l->addr.ss_family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
 	if (l->fd < 0)
 		return -errno;

@@ -89,7 +89,4 @@ struct sl_pstate *sl_partners_by_id(struct sl_daemon *d, uint32_t id);
 void sl_events_on_readable(struct sl_loop *loop, int fd, uint32_t events, void *arg);
 void sl_events_handle(const struct sl_event *ev, void *arg);
 
-/* daemon.c */
-void sl_format_addr_port(const uint8_t a[16], uint16_t port, char *buf, size_t len);
-
 #endif

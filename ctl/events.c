@@ -52,8 +52,8 @@ void sl_events_handle(const struct sl_event *ev, void *arg)
 	int r;
 
 	sl_event_domain(d, ev->policy_id, dom, sizeof(dom));
-	sl_format_addr_port(ev->saddr, ev->sport, src, sizeof(src));
-	sl_format_addr_port(ev->daddr, ev->dport, dst, sizeof(dst));
+	sl_addr16_port_format(ev->saddr, ev->sport, src, sizeof(src));
+	sl_addr16_port_format(ev->daddr, ev->dport, dst, sizeof(dst));
 	memcpy(comm, ev->comm, sizeof(ev->comm));
 	comm[sizeof(ev->comm)] = '\0';
 	sl_logq(cq, sizeof(cq), comm);

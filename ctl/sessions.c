@@ -26,6 +26,7 @@
 
 #include <openssl/crypto.h>
 
+#include "addr.h"
 #include "daemon_admin.h"
 #include "daemon_int.h"
 #include "inbound.h"
@@ -325,6 +326,7 @@ static void sl_ob_launch(struct sl_sess *s, struct sl_outbound_params *prm, int 
 static void sl_tlsa_work(void *arg)
 {
 	struct sl_tlsa_wait *w = arg;
+	/* sin_port and sin6_port share their offset: either family. */
 	uint16_t port = ntohs(((struct sockaddr_in *)&w->prm.dst)->sin_port);
 
 	w->r = sl_resolve_tlsa(w->mx, port, &w->sess->tlsa);
@@ -375,23 +377,7 @@ void sl_outbound_accept(struct sl_daemon *d, uint64_t session, int fd,
 		return;
 	}
 	/* The original destination, as the MTA asked for it. */
-	if (orig->family == AF_INET6 &&
-	    !(orig->addr[10] == 0xff && orig->addr[11] == 0xff &&
-	      !memcmp(orig->addr, "\0\0\0\0\0\0\0\0\0\0", 10))) {
-		struct sockaddr_in6 *s6 = (struct sockaddr_in6 *)&prm.dst;
-
-		s6->sin6_family = AF_INET6;
-		memcpy(&s6->sin6_addr, orig->addr, 16);
-		s6->sin6_port = htons(orig->port);
-		prm.dst_len = sizeof(*s6);
-	} else {
-		struct sockaddr_in *s4 = (struct sockaddr_in *)&prm.dst;
-
-		s4->sin_family = AF_INET;
-		memcpy(&s4->sin_addr, orig->addr + 12, 4);
-		s4->sin_port = htons(orig->port);
-		prm.dst_len = sizeof(*s4);
-	}
+	prm.dst_len = sl_addr16_sockaddr(orig->addr, orig->port, &prm.dst);
 	prm.policy_id = orig->policy_id ? orig->policy_id : sl_daemon_policy_id(d, p->domain);
 	prm.tls = rt->client[idx];
 	prm.password = rt->secret[idx];
@@ -492,21 +478,7 @@ void sl_inbound_accept(struct sl_daemon *d, uint64_t session, int fd,
 	prm.policy_id = sl_daemon_policy_id(d, p->domain);
 	prm.owner = s;
 	backend = &s->backend;
-	if (ig->backend.family == AF_INET6) {
-		struct sockaddr_in6 *s6 = (struct sockaddr_in6 *)backend;
-
-		s6->sin6_family = AF_INET6;
-		memcpy(&s6->sin6_addr, ig->backend.addr, 16);
-		s6->sin6_port = htons(ig->backend.port);
-		blen = sizeof(*s6);
-	} else {
-		struct sockaddr_in *s4 = (struct sockaddr_in *)backend;
-
-		s4->sin_family = AF_INET;
-		memcpy(&s4->sin_addr, ig->backend.addr + 12, 4);
-		s4->sin_port = htons(ig->backend.port);
-		blen = sizeof(*s4);
-	}
+	blen = sl_endpoint_sockaddr(&ig->backend, backend);
 	env = (struct sl_inbound_env){
 		.loop = d->loop,
 		.hostname = s->ref->policy->controller.hostname,

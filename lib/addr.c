@@ -15,6 +15,7 @@
 #include <string.h>
 #include <sys/socket.h>
 
+#include "addr.h"
 #include "policy.h"
 
 static const uint8_t sl_v4mapped[12] = { 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0xff, 0xff };
@@ -166,4 +167,81 @@ void sl_endpoint_format(const struct sl_endpoint *e, char *buf, size_t len)
 		snprintf(buf, len, "[%s]:%u", a, e->port);
 	else
 		snprintf(buf, len, "%s:%u", a, e->port);
+}
+
+/* ---- the 16-byte form, socket addresses, text ------------------------------ */
+
+bool sl_addr16_is_v4(const uint8_t a[16])
+{
+	return memcmp(a, sl_v4mapped, sizeof(sl_v4mapped)) == 0;
+}
+
+void sl_addr16_format(const uint8_t a[16], char *buf, size_t len)
+{
+	char tmp[INET6_ADDRSTRLEN];
+
+	if (sl_addr16_is_v4(a))
+		inet_ntop(AF_INET, a + 12, tmp, sizeof(tmp));
+	else
+		inet_ntop(AF_INET6, a, tmp, sizeof(tmp));
+	snprintf(buf, len, "%s", tmp);
+}
+
+void sl_addr16_port_format(const uint8_t a[16], uint16_t port, char *buf, size_t len)
+{
+	char s[INET6_ADDRSTRLEN];
+
+	sl_addr16_format(a, s, sizeof(s));
+	snprintf(buf, len, sl_addr16_is_v4(a) ? "%s:%u" : "[%s]:%u", s, port);
+}
+
+socklen_t sl_addr16_sockaddr(const uint8_t a[16], uint16_t port, struct sockaddr_storage *ss)
+{
+	memset(ss, 0, sizeof(*ss));
+	if (sl_addr16_is_v4(a)) {
+		struct sockaddr_in *s4 = (struct sockaddr_in *)ss;
+
+		s4->sin_family = AF_INET;
+		memcpy(&s4->sin_addr, a + 12, 4);
+		s4->sin_port = htons(port);
+		return sizeof(*s4);
+	} else {
+		struct sockaddr_in6 *s6 = (struct sockaddr_in6 *)ss;
+
+		s6->sin6_family = AF_INET6;
+		memcpy(&s6->sin6_addr, a, 16);
+		s6->sin6_port = htons(port);
+		return sizeof(*s6);
+	}
+}
+
+void sl_sockaddr_format(const struct sockaddr *sa, bool port, char *buf, size_t len)
+{
+	uint8_t a[16];
+	uint16_t p;
+
+	if (sa->sa_family == AF_INET) {
+		const struct sockaddr_in *s4 = (const void *)sa;
+
+		memcpy(a, sl_v4mapped, sizeof(sl_v4mapped));
+		memcpy(a + 12, &s4->sin_addr, 4);
+		p = ntohs(s4->sin_port);
+	} else if (sa->sa_family == AF_INET6) {
+		const struct sockaddr_in6 *s6 = (const void *)sa;
+
+		memcpy(a, &s6->sin6_addr, 16);
+		p = ntohs(s6->sin6_port);
+	} else {
+		snprintf(buf, len, "-");
+		return;
+	}
+	if (port)
+		sl_addr16_port_format(a, p, buf, len);
+	else
+		sl_addr16_format(a, buf, len);
+}
+
+socklen_t sl_endpoint_sockaddr(const struct sl_endpoint *e, struct sockaddr_storage *ss)
+{
+	return sl_addr16_sockaddr(e->addr, e->port, ss);
 }

@@ -231,13 +231,7 @@ int sl_bpfmap_events_open(struct sl_bpfmap *m, sl_event_fn fn, void *arg);
 int sl_bpfmap_events_fd(const struct sl_bpfmap *m);
 int sl_bpfmap_events_consume(struct sl_bpfmap *m);	/* events handled or -errno */
 
-/* ---- addresses ----------------------------------------------------------- */
-
-/* 16-byte form (IPv4-mapped) → text, "192.0.2.1" or "2001:db8::1". */
-void sl_addr16_format(const uint8_t a[16], char *buf, size_t len);
-bool sl_addr16_is_v4(const uint8_t a[16]);
-/* 16-byte form + port (host order) → sockaddr_in / sockaddr_in6; returns
- * its length (e.g. an sl_orig → the address to connect() to). */
-socklen_t sl_addr16_sockaddr(const uint8_t a[16], uint16_t port, struct sockaddr_storage *ss);
+/* Address helpers (sl_addr16_*): lib/addr.h. */
+#include "addr.h"
 
 #endif /* SL_BPFMAP_H */

@@ -83,46 +83,6 @@ const char *sl_mode_str(unsigned mode)
 	}
 }
 
-/* ---- addresses ------------------------------------------------------------- */
-
-bool sl_addr16_is_v4(const uint8_t a[16])
-{
-	static const uint8_t pfx[12] = { 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0xff, 0xff };
-
-	return memcmp(a, pfx, sizeof(pfx)) == 0;
-}
-
-void sl_addr16_format(const uint8_t a[16], char *buf, size_t len)
-{
-	char tmp[INET6_ADDRSTRLEN];
-
-	if (sl_addr16_is_v4(a))
-		inet_ntop(AF_INET, a + 12, tmp, sizeof(tmp));
-	else
-		inet_ntop(AF_INET6, a, tmp, sizeof(tmp));
-	snprintf(buf, len, "%s", tmp);
-}
-
-socklen_t sl_addr16_sockaddr(const uint8_t a[16], uint16_t port, struct sockaddr_storage *ss)
-{
-	memset(ss, 0, sizeof(*ss));
-	if (sl_addr16_is_v4(a)) {
-		struct sockaddr_in *s4 = (struct sockaddr_in *)ss;
-
-		s4->sin_family = AF_INET;
-		memcpy(&s4->sin_addr, a + 12, 4);
-		s4->sin_port = htons(port);
-		return sizeof(*s4);
-	} else {
-		struct sockaddr_in6 *s6 = (struct sockaddr_in6 *)ss;
-
-		s6->sin6_family = AF_INET6;
-		memcpy(&s6->sin6_addr, a, 16);
-		s6->sin6_port = htons(port);
-		return sizeof(*s6);
-	}
-}
-
 /* ---- configuration ------------------------------------------------------- */
 
 static int sl_need(const struct sl_bpfmap *m, enum sl_map_id id)

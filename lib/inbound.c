@@ -20,6 +20,7 @@
 #include <openssl/err.h>
 #include <openssl/x509.h>
 
+#include "addr.h"
 #include "inbound.h"
 #include "proxy.h"
 #include "sasl.h"
@@ -270,41 +271,11 @@ static void sl_in_refuse(struct sl_inbound *s, unsigned code, const char *esc, c
 
 /* ---- the Received:-style trace ------------------------------------------ */
 
-static void sl_in_addr_format(const struct sockaddr_storage *ss, char *buf, size_t len, bool port)
-{
-	char host[INET6_ADDRSTRLEN] = "?";
-	unsigned p = 0;
-
-	bool v6 = false;
-
-	if (ss->ss_family == AF_INET) {
-		const struct sockaddr_in *in = (const void *)ss;
-
-		inet_ntop(AF_INET, &in->sin_addr, host, sizeof(host));
-		p = ntohs(in->sin_port);
-	} else if (ss->ss_family == AF_INET6) {
-		const struct sockaddr_in6 *in6 = (const void *)ss;
-
-		/* A dual-stack listener sees IPv4 partners as ::ffff:a.b.c.d. */
-		if (IN6_IS_ADDR_V4MAPPED(&in6->sin6_addr)) {
-			inet_ntop(AF_INET, &in6->sin6_addr.s6_addr[12], host, sizeof(host));
-		} else {
-			inet_ntop(AF_INET6, &in6->sin6_addr, host, sizeof(host));
-			v6 = true;
-		}
-		p = ntohs(in6->sin6_port);
-	}
-	if (port)
-		snprintf(buf, len, v6 ? "[%s]:%u" : "%s:%u", host, p);
-	else
-		snprintf(buf, len, "%s", host);
-}
-
 static void sl_in_trace(struct sl_inbound *s)
 {
 	char ip[INET6_ADDRSTRLEN + 2];
 
-	sl_in_addr_format(&s->p.peer, ip, sizeof(ip), false);
+	sl_sockaddr_format((const struct sockaddr *)&s->p.peer, false, ip, sizeof(ip));
 	snprintf(s->res.received, sizeof(s->res.received),
 		 "from %.100s ([%s]) by %.100s (smtplock) with %s (%s %.40s)%s%.100s%s%.150s",
 		 s->res.helo[0] ? s->res.helo : "unknown", ip, s->env.hostname,
@@ -1170,7 +1141,7 @@ int sl_inbound_start(const struct sl_inbound_env *env, const struct sl_inbound_p
 	s->t0 = sl_now_ms();
 	snprintf(s->res.tls, sizeof(s->res.tls), "-");
 	snprintf(s->res.cipher, sizeof(s->res.cipher), "-");
-	sl_in_addr_format(&p->peer, s->res.peer, sizeof(s->res.peer), true);
+	sl_sockaddr_format((const struct sockaddr *)&p->peer, true, s->res.peer, sizeof(s->res.peer));
 	sl_timer_init(&s->timer, sl_in_on_timer, s);
 	r = sl_smtp_linebuf_init(&s->lb, SL_SMTP_AUTH_LINE_MAX, 0);
 	if (r < 0)

@@ -22,6 +22,7 @@
 
 #include <openssl/err.h>
 
+#include "addr.h"
 #include "outbound.h"
 #include "sasl.h"
 #include "smtp.h"
@@ -122,23 +123,6 @@ static void sl_ob_step(struct sl_outbound *s, const char *step, const char *fmt,
 	vsnprintf(buf, sizeof(buf), fmt, ap);
 	va_end(ap);
 	s->env.step(s->env.arg, s, step, buf);
-}
-
-static void sl_ob_addr_format(const struct sockaddr_storage *ss, char *buf, size_t len)
-{
-	char host[INET6_ADDRSTRLEN] = "?";
-
-	if (ss->ss_family == AF_INET) {
-		const struct sockaddr_in *in = (const void *)ss;
-
-		inet_ntop(AF_INET, &in->sin_addr, host, sizeof(host));
-		snprintf(buf, len, "%s:%u", host, ntohs(in->sin_port));
-	} else {
-		const struct sockaddr_in6 *in6 = (const void *)ss;
-
-		inet_ntop(AF_INET6, &in6->sin6_addr, host, sizeof(host));
-		snprintf(buf, len, "[%s]:%u", host, ntohs(in6->sin6_port));
-	}
 }
 
 static void sl_ob_enter(struct sl_outbound *s, enum sl_ob_state st)
@@ -1220,7 +1204,7 @@ int sl_outbound_start(const struct sl_outbound_env *env, const struct sl_outboun
 	s->res.auth = "-";
 	snprintf(s->res.tls, sizeof(s->res.tls), "-");
 	snprintf(s->res.cipher, sizeof(s->res.cipher), "-");
-	sl_ob_addr_format(&p->dst, s->res.addr, sizeof(s->res.addr));
+	sl_sockaddr_format((const struct sockaddr *)&p->dst, true, s->res.addr, sizeof(s->res.addr));
 	sl_timer_init(&s->timer, sl_ob_on_timer, s);
 	r = sl_smtp_reply_parser_init(&s->rp, NULL);
 	if (r < 0)
