@@ -186,7 +186,9 @@ mount -t devtmpfs dev /root/dev
 mkdir -p /root/dev/pts /root/dev/shm
 mount -t devpts -o newinstance,ptmxmode=0666 devpts /root/dev/pts
 mount -t tmpfs tmpfs /root/dev/shm
-mount -t tmpfs -o mode=1777 tmpfs /root/tmp
+# No tmpfs over /tmp: a checkout (and the output share inside it) may live
+# there, and the overlay already keeps every write in memory.  /run gets a
+# fresh one: the host's netns files there are not namespaces in the VM.
 mount -t tmpfs -o mode=755 tmpfs /root/run
 mount -t bpf bpf /root/sys/fs/bpf
 mount -t cgroup2 cgroup2 /root/sys/fs/cgroup
@@ -259,8 +261,6 @@ prepare() {
 	rm -rf "$x"
 	cp /bin/busybox "$st/bin/busybox"
 	mknod -m 600 "$st/dev/console" c 5 1
-	write_init > "$st/init"
-	chmod 755 "$st/init"
 	echo "$BOOT_MODULES" > "$st/etc/boot-modules"
 	echo "$CRYPTO_PRELOAD" > "$st/etc/crypto-modules"
 	(cd "$st" && find . -mindepth 1 | LC_ALL=C sort | cpio -o -H newc --quiet -R 0:0) > "$KDIR/initramfs.cpio"
@@ -298,6 +298,15 @@ trap 'exit 130' INT TERM
 	printf 'exec'; printf ' %q' "$@"; printf '\n'
 } > "$RUN/cmd.sh"
 
+# /init goes in a second cpio made for every run and appended to the cached
+# one (the kernel unpacks both, the later wins): a change of write_init
+# takes effect at once, without fetching the kernel package again.
+(st=$RUN/initfs && mkdir -p "$st" && write_init > "$st/init" && chmod 755 "$st/init" &&
+	cd "$st" && echo init | cpio -o -H newc --quiet -R 0:0) > "$RUN/init.cpio" ||
+	die "cannot build the init cpio"
+cat "$KDIR/initramfs.cpio" "$RUN/init.cpio" > "$RUN/initrd"
+rm -rf "$RUN/initfs" "$RUN/init.cpio"
+
 KERNEL=$KDIR/vmlinux
 [ "${SL_VM_BZIMAGE:-0}" = 1 ] && KERNEL=$KDIR/vmlinuz
 tsc=${SL_VM_TSC_KHZ:-$(tsc_khz || true)}
@@ -314,7 +323,7 @@ qemu_cmd() {
 	QARGS=(
 		-M microvm,acpi=on,pit=on,pic=off,rtc=off,x-option-roms=off
 		-m "$mem_mb" -smp "$cpus" -nodefaults -no-user-config -nographic -no-reboot
-		-kernel "$KERNEL" -initrd "$KDIR/initramfs.cpio" -append "$append"
+		-kernel "$KERNEL" -initrd "$RUN/initrd" -append "$append"
 		-chardev "file,id=con,path=$dir/console.log"
 		-serial chardev:con
 		-chardev "file,id=out,path=$out,append=on"

@@ -455,11 +455,13 @@ static void t_sessions(void)
 		     r.bytes_up == 0, "session, CBC cipher, ktls required: no AUTH, nothing relayed");
 	if (!ok)
 		diag_hs(&r);
+	/* Inbound offers AEAD suites only (SL_TLS_SERVER_CIPHERS): a partner
+	 * that can do nothing but CBC is refused at the handshake. */
 	o.role = H_INBOUND;
 	hs_run(&o, &r);
 	if (!tap_ok(strcmp(r.result, "refused") == 0 && !r.backend_connected &&
-		    strstr(r.reason, "kernel TLS required but unavailable: cipher"),
-		    "session inbound, CBC cipher, ktls required: refused, backend never contacted"))
+		    strstr(r.reason, "no shared cipher"),
+		    "session inbound, CBC-only partner: refused at TLS, backend never contacted"))
 		diag_hs(&r);
 	o = (struct hs_opts){ .role = H_INBOUND, .tls_version = TLS1_3_VERSION,
 			      .cipher = "TLS_AES_128_GCM_SHA256", .body = 64 * KIB,
