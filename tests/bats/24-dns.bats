@@ -62,3 +62,30 @@ teardown() {
 	[[ "$output" == *"421 4.4.2 smtplock: dns.test"* ]]
 	sl_log_has "event=accept .* orig=$MX1_4:25 domain=dns\.test mx=mx1\.dns\.test"
 }
+
+@test "dns: inbound sources 'mx' are the partner's MX addresses, resolved and kept like outbound ones" {
+	sl_dns_mx mxsrc.test mx1.mxsrc.test 10
+	sl_dns_addr mx1.mxsrc.test "$P4" "$P6"
+	sl_dns_reload
+	openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes \
+		-keyout "$T/key.pem" -out "$T/cert.pem" -subj /CN=mail.test -days 2 2>/dev/null
+	sl_policy "$T/policy.yaml" <<EOF
+partners:
+  - domain: mxsrc.test
+    direction: inbound
+    inbound:
+      sources: [mx]
+      require: [tls]
+inbound:
+  listen: 127.0.0.1:10026
+  backend: $H4:25
+  cert: $T/cert.pem
+  key: $T/key.pem
+EOF
+	sl_daemon_start "$T/policy.yaml"
+	wait_until 15 sl_log_has 'event=dns_resolved domain=mxsrc.test mx=mx1.mxsrc.test addresses=2 '
+	wait_until 10 sh -c "'$SLMAPS' '$SL_PIN' src | grep -q '^$P4 id=[0-9]* domain=mxsrc.test'"
+	sl_maps src | grep -q "^$P6 id=[0-9]* domain=mxsrc.test"
+	# Nothing else is a source of this partner.
+	[ "$(sl_maps src | grep -c 'domain=mxsrc.test')" -eq 2 ]
+}
