@@ -85,11 +85,28 @@ static ssize_t sl_b_write(struct sl_relay *r, const char *buf, size_t len)
 	return ret > 0 ? ret : sl_b_ssl_error(r, ret, "write");
 }
 
-static void sl_b_shutdown(struct sl_relay *r)
+/*
+ * Pass A's EOF on to B: close_notify, then the TCP FIN.  The FIN must not
+ * overtake the close_notify still in OpenSSL's buffer (a full socket):
+ * the partner would read half a record and answer with a decode_error
+ * alert.  Returns 1 when done, SL_B_AGAIN_* to be called again.
+ */
+static int sl_b_shutdown(struct sl_relay *r)
 {
-	SSL_shutdown(r->ssl);	/* close_notify; best effort */
+	int ret = SSL_shutdown(r->ssl);
+
+	if (ret < 0) {
+		int e = SSL_get_error(r->ssl, ret);
+
+		if (e == SSL_ERROR_WANT_WRITE)
+			return SL_B_AGAIN_WRITE;
+		if (e == SSL_ERROR_WANT_READ)
+			return SL_B_AGAIN_READ;
+		/* anything else: the peer is gone; the FIN is all that is left */
+	}
 	shutdown(r->b_fd, SHUT_WR);
 	ERR_clear_error();
+	return 1;
 }
 
 static void sl_relay_finish(struct sl_relay *r, int err)
@@ -167,9 +184,13 @@ static int sl_relay_pump_once(struct sl_relay *r, uint32_t *a_ev, uint32_t *b_ev
 			return (int)n;
 		}
 	} else if (u->eof && !u->shut) {
-		sl_b_shutdown(r);
-		u->shut = true;
-		moved = 1;
+		n = sl_b_shutdown(r);
+		if (n == 1) {
+			u->shut = true;
+			moved = 1;
+		} else {
+			*b_ev |= n == SL_B_AGAIN_WRITE ? EPOLLOUT : EPOLLIN;
+		}
 	}
 	/* B → buffer */
 	if (!d->eof && d->len < SL_RELAY_BUF) {
