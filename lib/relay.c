@@ -136,8 +136,18 @@ static bool sl_relay_gone(struct sl_relay_dir *d, long err)
 	return true;
 }
 
-/* Returns 1 if anything moved, 0 if blocked, <0 on error. */
-static int sl_relay_pump_once(struct sl_relay *r, uint32_t *a_ev, uint32_t *b_ev)
+/*
+ * Returns 1 if anything moved, 0 if blocked, <0 on error.  a_dry/b_dry,
+ * kept across the calls of one pump(): that side is not to be read in
+ * this pump() — it had EPOLLIN armed and is not what woke us, or its last
+ * read found nothing (EAGAIN, WANT_READ) or less than it asked for (A).
+ * Nothing we do makes a socket readable, and the level-triggered EPOLLIN
+ * armed instead brings us back at once if bytes came in meanwhile.
+ * Without this, every pump() tried both sides until both failed: most of
+ * the relay's system calls were reads that could only return EAGAIN.
+ */
+static int sl_relay_pump_once(struct sl_relay *r, uint32_t *a_ev, uint32_t *b_ev,
+			      bool *a_dry, bool *b_dry)
 {
 	struct sl_relay_dir *u = &r->a2b, *d = &r->b2a;
 	int moved = 0;
@@ -145,19 +155,25 @@ static int sl_relay_pump_once(struct sl_relay *r, uint32_t *a_ev, uint32_t *b_ev
 
 	r->b_wants_read_for_write = r->b_wants_write_for_read = false;
 	/* A → buffer */
-	if (!u->eof && u->len < SL_RELAY_BUF) {
+	if (!u->eof && u->len < SL_RELAY_BUF && *a_dry) {
+		*a_ev |= EPOLLIN;
+	} else if (!u->eof && u->len < SL_RELAY_BUF) {
 		if (u->off && !u->len)
 			u->off = 0;
 		if (u->off + u->len < SL_RELAY_BUF) {
-			n = read(r->a_fd, u->buf + u->off + u->len, SL_RELAY_BUF - u->off - u->len);
+			size_t want = SL_RELAY_BUF - u->off - u->len;
+
+			n = read(r->a_fd, u->buf + u->off + u->len, want);
 			if (n > 0) {
 				u->len += (size_t)n;
 				moved = 1;
+				*a_dry = (size_t)n < want;
 			} else if (n == 0 || errno == ECONNRESET) {
 				u->eof = true;
 				moved = 1;
 			} else if (errno == EAGAIN) {
 				*a_ev |= EPOLLIN;
+				*a_dry = true;
 			} else {
 				return -errno;
 			}
@@ -193,7 +209,9 @@ static int sl_relay_pump_once(struct sl_relay *r, uint32_t *a_ev, uint32_t *b_ev
 		}
 	}
 	/* B → buffer */
-	if (!d->eof && d->len < SL_RELAY_BUF) {
+	if (!d->eof && d->len < SL_RELAY_BUF && *b_dry) {
+		*b_ev |= EPOLLIN;
+	} else if (!d->eof && d->len < SL_RELAY_BUF) {
 		if (d->off && !d->len)
 			d->off = 0;
 		if (d->off + d->len < SL_RELAY_BUF) {
@@ -206,6 +224,10 @@ static int sl_relay_pump_once(struct sl_relay *r, uint32_t *a_ev, uint32_t *b_ev
 				moved = 1;
 			} else if (n == SL_B_AGAIN_READ) {
 				*b_ev |= EPOLLIN;
+				/* Dry only when OpenSSL holds nothing read
+				 * ahead: buffered bytes get one more SSL_read
+				 * rather than trust in a readiness. */
+				*b_dry = !SSL_has_pending(r->ssl);
 			} else if (n == SL_B_AGAIN_WRITE) {
 				*b_ev |= EPOLLOUT;
 				r->b_wants_write_for_read = true;
@@ -239,15 +261,19 @@ static int sl_relay_pump_once(struct sl_relay *r, uint32_t *a_ev, uint32_t *b_ev
 	return moved;
 }
 
-static void sl_relay_pump(struct sl_relay *r)
+static void sl_relay_pump(struct sl_relay *r, int fd, uint32_t events)
 {
+	const uint32_t readable = EPOLLIN | EPOLLHUP | EPOLLERR;
 	uint32_t a_ev, b_ev;
 	bool any = false;
+	bool a_dry = (r->a_io.events & EPOLLIN) && !(fd == r->a_fd && (events & readable));
+	bool b_dry = (r->b_io.events & EPOLLIN) && !(fd == r->b_fd && (events & readable)) &&
+		     !SSL_has_pending(r->ssl);
 	int rc;
 
 	do {
 		a_ev = b_ev = 0;
-		rc = sl_relay_pump_once(r, &a_ev, &b_ev);
+		rc = sl_relay_pump_once(r, &a_ev, &b_ev, &a_dry, &b_dry);
 		if (rc < 0) {
 			sl_relay_finish(r, rc);
 			return;
@@ -468,7 +494,7 @@ static void sl_relay_on_io(struct sl_loop *loop, int fd, uint32_t events, void *
 	if (r->pumps)
 		sl_relay_run_pumps(r, fd, events);
 	else
-		sl_relay_pump(r);
+		sl_relay_pump(r, fd, events);
 }
 
 static void sl_relay_on_idle(struct sl_loop *loop, void *arg)
@@ -513,6 +539,15 @@ int sl_relay_start(struct sl_relay *r, struct sl_loop *loop, enum sl_datapath pa
 		if (!ssl)
 			return -EINVAL;	/* no plaintext path hides behind this one */
 		r->ssl = ssl;
+		/* From here on OpenSSL may read past the current record: one
+		 * read() per burst of records instead of two per record (5-byte
+		 * header, then body).  Only now: during the handshake and AUTH
+		 * nothing may be read ahead, since what lies past the last reply
+		 * must be seen (unsolicited data) or left to the kernel (kTLS
+		 * handoff); a relay on this path never hands off.  Buffered
+		 * records are drained by pump(), which reads B until OpenSSL
+		 * says WANT_READ, so none waits for a readiness that never comes. */
+		SSL_set_read_ahead(ssl, 1);
 		break;
 	case SL_DATAPATH_KTLS_SPLICE:
 	case SL_DATAPATH_KTLS_RW:

@@ -3,13 +3,15 @@
  * test_relay.c — the userspace relay between a plain socket and a TLS
  * peer: bytes intact and in order both ways (with bytes handed over from
  * the handshake first), half-close in both directions, back-pressure with
- * a megabyte in flight, and the idle timeout.  The pump engine (kTLS
+ * a megabyte in flight, SMTP-like ping-pong, and the idle timeout.  The pump engine (kTLS
  * paths in the VM, tests/vm/) runs here on its plain path: the same
  * contract, and kTLS paths on sockets without kernel TLS refused.
  */
 #include <errno.h>
 #include <fcntl.h>
 #include <pthread.h>
+#include <stdbool.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
@@ -200,6 +202,173 @@ static void test_transfer(const char *name, size_t up, size_t down, const char *
 	ERR_clear_error();
 }
 
+/*
+ * Ping-pong, the shape of an SMTP session: the MTA sends a command and
+ * waits for the reply before the next, N times, each way's size varying
+ * from a few bytes to more than the relay's buffer.  Each wake-up of the
+ * relay has bytes on one side only: a relay that waited on the wrong side
+ * (or for a readiness that never comes, with records read ahead) stalls
+ * into its idle timeout.
+ */
+#define PP_ROUNDS	300
+
+static size_t pp_len(unsigned i, unsigned mul)
+{
+	return (i * mul) % (SL_RELAY_BUF + 4000);
+}
+
+/* One line: "<tag> <i> " + len filler bytes + CRLF, filler never CR/LF. */
+static size_t pp_line(char *buf, const char *tag, unsigned i, size_t len)
+{
+	size_t n = (size_t)sprintf(buf, "%s %u ", tag, i);
+
+	for (size_t k = 0; k < len; k++)
+		buf[n + k] = (char)('a' + (i + k) % 26);
+	memcpy(buf + n + len, "\r\n", 2);
+	return n + len + 2;
+}
+
+struct pp {
+	int fd;
+	SSL *ssl;
+	unsigned done;
+	bool bad;
+	char rbuf[4096];
+	size_t roff, rlen;
+};
+
+/* Read up to and including CRLF into buf; its length, or 0 at EOF/error. */
+static size_t pp_read_line(struct pp *p, char *buf, size_t cap)
+{
+	size_t n = 0;
+
+	while (n < cap) {
+		if (p->roff == p->rlen) {
+			int r = p->ssl ? SSL_read(p->ssl, p->rbuf, sizeof(p->rbuf))
+				       : (int)read(p->fd, p->rbuf, sizeof(p->rbuf));
+
+			if (r <= 0)
+				return 0;
+			p->roff = 0;
+			p->rlen = (size_t)r;
+		}
+		buf[n++] = p->rbuf[p->roff++];
+		if (n >= 2 && buf[n - 2] == '\r' && buf[n - 1] == '\n')
+			return n;
+	}
+	return 0;
+}
+
+static void *pp_mta(void *arg)
+{
+	struct pp *p = arg;
+	char *out = malloc(2 * SL_RELAY_BUF), *in = malloc(2 * SL_RELAY_BUF);
+	char *want = malloc(2 * SL_RELAY_BUF);
+
+	for (unsigned i = 0; i < PP_ROUNDS && !p->bad; i++) {
+		size_t n = pp_line(out, "CMD", i, pp_len(i, 37)), got;
+
+		if (write(p->fd, out, n) != (ssize_t)n)
+			p->bad = true;
+		n = pp_line(want, "250", i, pp_len(i, 53));
+		got = pp_read_line(p, in, 2 * SL_RELAY_BUF);
+		if (got != n || memcmp(in, want, n))
+			p->bad = true;
+		else
+			p->done++;
+	}
+	shutdown(p->fd, SHUT_WR);
+	free(out);
+	free(in);
+	free(want);
+	return NULL;
+}
+
+static void *pp_partner(void *arg)
+{
+	struct pp *p = arg;
+	char *out = malloc(2 * SL_RELAY_BUF), *in = malloc(2 * SL_RELAY_BUF);
+	char *want = malloc(2 * SL_RELAY_BUF);
+
+	if (SSL_accept(p->ssl) != 1)
+		p->bad = true;
+	for (unsigned i = 0; !p->bad; i++) {
+		size_t n = pp_line(want, "CMD", i, pp_len(i, 37)), got;
+
+		got = pp_read_line(p, in, 2 * SL_RELAY_BUF);
+		if (!got)
+			break;		/* close_notify after the last round */
+		if (got != n || memcmp(in, want, n)) {
+			p->bad = true;
+			break;
+		}
+		n = pp_line(out, "250", i, pp_len(i, 53));
+		if (SSL_write(p->ssl, out, (int)n) != (int)n)
+			p->bad = true;
+		p->done++;
+	}
+	SSL_shutdown(p->ssl);
+	shutdown(p->fd, SHUT_WR);
+	free(out);
+	free(in);
+	free(want);
+	return NULL;
+}
+
+static void test_pingpong(void)
+{
+	struct sl_loop *loop = NULL;
+	SSL_CTX *cctx = SSL_CTX_new(TLS_client_method());
+	SSL_CTX *sctx = SSL_CTX_new(TLS_server_method());
+	struct pp mta = { 0 }, partner = { 0 };
+	struct result res = { 1, 0 };
+	struct sl_relay r;
+	pthread_t t1, t2;
+	int sa[2], sb[2];
+	SSL *cli;
+
+	SSL_CTX_use_certificate(sctx, srv.cert);
+	SSL_CTX_use_PrivateKey(sctx, srv.key);
+	socketpair(AF_UNIX, SOCK_STREAM, 0, sa);
+	socketpair(AF_UNIX, SOCK_STREAM, 0, sb);
+	mta.fd = sa[1];
+	partner.fd = sb[1];
+	partner.ssl = SSL_new(sctx);
+	SSL_set_fd(partner.ssl, sb[1]);
+	pthread_create(&t2, NULL, pp_partner, &partner);
+	cli = SSL_new(cctx);
+	SSL_set_fd(cli, sb[0]);
+	tap_int(SSL_connect(cli), 1, "ping-pong: handshake");
+	fcntl(sa[0], F_SETFL, O_NONBLOCK);
+	fcntl(sb[0], F_SETFL, O_NONBLOCK);
+	SSL_set_mode(cli, SSL_MODE_ENABLE_PARTIAL_WRITE | SSL_MODE_ACCEPT_MOVING_WRITE_BUFFER |
+		     SSL_MODE_RELEASE_BUFFERS);
+
+	sl_loop_new(0, &loop);
+	tap_int(sl_relay_start(&r, loop, SL_DATAPATH_USERSPACE, sa[0], sb[0], cli, NULL, 0,
+			       NULL, 0, 5000, on_done, &res), 0, "ping-pong: relay started");
+	pthread_create(&t1, NULL, pp_mta, &mta);
+	sl_loop_run(loop);
+	close(sa[0]);
+	close(sb[0]);	/* a stalled relay ended by its timer: unblock the peers */
+	pthread_join(t1, NULL);
+	pthread_join(t2, NULL);
+
+	tap_int(res.err, 0, "ping-pong: clean end, no idle timeout (%s)", sl_relay_reason(&r));
+	tap_int(mta.done, PP_ROUNDS, "ping-pong: the MTA got every reply, in order");
+	tap_int(partner.done, PP_ROUNDS, "ping-pong: the partner got every command, in order");
+	tap_ok(!mta.bad && !partner.bad, "ping-pong: no byte out of place");
+
+	SSL_free(cli);
+	SSL_free(partner.ssl);
+	SSL_CTX_free(cctx);
+	SSL_CTX_free(sctx);
+	close(sa[1]);
+	close(sb[1]);
+	sl_loop_free(loop);
+	ERR_clear_error();
+}
+
 /* Plain peer on B (the pump engine's plain path): read to EOF, then send. */
 static void *b_plain(void *arg)
 {
@@ -343,6 +512,7 @@ int main(void)
 	test_transfer("small", 100, 50, "EHLO mta.test\r\n");
 	test_transfer("1 MiB each way", 1 << 20, 1 << 20, NULL);
 	test_transfer("nothing up, data down", 0, 300000, NULL);
+	test_pingpong();
 	test_pumps("plain: small, both pre", 100, 50, "MAIL FROM:<a@b>\r\n", "250 ok\r\n");
 	test_pumps("plain: 4 MiB each way", 4 << 20, 4 << 20, "RCPT\r\n", NULL);
 	test_pumps("plain: nothing up, data down", 0, 300000, NULL, NULL);
