@@ -27,6 +27,8 @@ as a file in --spool.
            data), dot (final "." received, before the reply), quit
     ACTION: reset (RST), close (FIN), stall (never answer; the socket stays
            open until the peer gives up)
+  --faults N   only the first N sessions get the fault (default: every one);
+               later sessions behave, so a client's retry succeeds
 
 Every line in and out, and every event, is appended to --log ("C: …",
 "S: …", "* tls TLSv1.3", "* fault reset at data", "* stored FILE") so tests
@@ -48,6 +50,7 @@ p.add_argument('--inject', default='250 2.0.0 injected\r\n')
 p.add_argument('--at')
 p.add_argument('--do', choices=['reset', 'close', 'stall'], default='reset')
 p.add_argument('--after-bytes', type=int, default=0)
+p.add_argument('--faults', type=int, default=0)
 p.add_argument('--spool', required=True)
 p.add_argument('--log', required=True)
 a = p.parse_args()
@@ -67,10 +70,11 @@ class Fault(Exception):
 
 class Session:
     def __init__(self, sock, sid):
-        self.s, self.sid, self.buf, self.tls = sock, sid, b'', False
+        self.s, self.sid, self.buf, self.pos, self.tls = sock, sid, b'', 0, False
+        self.faulty = a.faults <= 0 or sid <= a.faults
 
     def fault(self, point):
-        if a.at != point:
+        if a.at != point or not self.faulty:
             return
         log(self.sid, f'* fault {a.do} at {point}')
         if a.do == 'stall':
@@ -90,15 +94,21 @@ class Session:
             log(self.sid, 'S: ' + line)
         self.s.sendall(text.encode() if isinstance(text, str) else text)
 
-    def line(self):
-        while b'\n' not in self.buf:
+    def line(self, quiet=False):
+        while True:
+            i = self.buf.find(b'\n', self.pos)
+            if i >= 0:
+                break
             d = self.s.recv(65536)
             if not d:
                 raise EOFError()
-            self.buf += d
-        l, self.buf = self.buf.split(b'\n', 1)
+            self.buf = self.buf[self.pos:] + d
+            self.pos = 0
+        l = self.buf[self.pos:i]
+        self.pos = i + 1
         l = l.rstrip(b'\r').decode('latin-1')
-        log(self.sid, 'C: ' + l)
+        if not quiet:           # message lines are counted, not logged
+            log(self.sid, 'C: ' + l)
         return l
 
     def ehlo(self, offer_tls):
@@ -124,8 +134,8 @@ class Session:
             while self.s.recv(4096):
                 pass
             raise EOFError()
-        self.buf = b''          # nothing read before the handshake counts
-        if a.at == 'tls':
+        self.buf, self.pos = b'', 0     # nothing read before the handshake counts
+        if a.at == 'tls' and self.faulty:
             self.s.recv(5, socket.MSG_PEEK)
             self.fault('tls')
         ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
@@ -166,19 +176,21 @@ class Session:
         self.send('354 End data with <CR><LF>.<CR><LF>\r\n')
         body, n = [], 0
         while True:
-            l = self.line()
+            l = self.line(quiet=True)
             if l == '.':
                 break
             body.append(l[1:] if l.startswith('.') else l)
             n += len(l) + 2
             if a.at == 'body' and n >= a.after_bytes:
                 self.fault('body')
+        log(self.sid, f'* data {len(body)} lines {n} bytes')
         self.fault('dot')
         name = os.path.join(a.spool, f'{time.time_ns()}.{self.sid}.eml')
         with open(name + '.tmp', 'w', encoding='latin-1') as f:
             f.write('\n'.join(body) + '\n')
         os.rename(name + '.tmp', name)
         log(self.sid, f'* stored {name}')
+        self.fault('stored')
         self.send('250 2.0.0 Ok: queued\r\n')
 
     def run(self):
