@@ -58,6 +58,7 @@ struct sl_sess {
 		struct sl_inbound *in;
 	};
 	struct sl_tlsa_result tlsa;	/* verify: dane */
+	char mx[SL_DOMAIN_MAX];		/* outbound: the MX name, the session's own copy */
 	struct sockaddr_storage backend;	/* inbound: lives as long as the session */
 	struct sl_sess *prev, *next;
 };
@@ -67,7 +68,7 @@ struct sl_tlsa_wait {
 	struct sl_job job;
 	struct sl_sess *sess;
 	struct sl_outbound_params prm;
-	char mx[SL_DOMAIN_MAX];
+	char mx[SL_DOMAIN_MAX];		/* the worker's copy */
 	int fd;
 	int r;
 };
@@ -339,7 +340,7 @@ static void sl_tlsa_done(void *arg)
 	if (w->r < 0)
 		sl_log(SL_LOG_WARN, "session=%llu event=tlsa_lookup_failed mx=%s err=%s",
 		       (unsigned long long)w->sess->id, w->mx, strerror(-w->r));
-	w->prm.mx = w->mx;
+	/* w->prm.mx is the session's own copy: w is freed now. */
 	sl_ob_launch(w->sess, &w->prm, w->fd);
 	free(w);
 }
@@ -395,7 +396,11 @@ void sl_outbound_accept(struct sl_daemon *d, uint64_t session, int fd,
 	prm.policy_id = orig->policy_id ? orig->policy_id : sl_daemon_policy_id(d, p->domain);
 	prm.tls = rt->client[idx];
 	prm.password = rt->secret[idx];
-	prm.mx = mx_name && mx_name[0] ? mx_name : p->domain;
+	/* mx_name belongs to the address table, which the next map sync (a
+	 * reload, a DNS refresh) replaces while this session runs: the
+	 * session names its partner's host from its own copy. */
+	snprintf(s->mx, sizeof(s->mx), "%s", mx_name && mx_name[0] ? mx_name : p->domain);
+	prm.mx = s->mx;
 	prm.owner = s;
 
 	if (p->tls.verify == SL_VERIFY_DANE) {
