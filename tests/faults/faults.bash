@@ -185,6 +185,8 @@ fl_ctl_stop() {
 	rm -f "$TF/ctl.pid"
 }
 
+fl_ctl_hup() { kill -HUP "$(fl_ctl_pid)"; }
+
 fl_ctl_fds() { ls "/proc/$(fl_ctl_pid)/fd" | wc -l; }
 fl_ctl_rss() { awk '/^VmRSS:/ { print $2 }' "/proc/$(fl_ctl_pid)/status"; }
 
