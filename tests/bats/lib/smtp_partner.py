@@ -16,6 +16,9 @@ as a file in --spool.
   --mode inject-pre    the EHLO reply is followed by --inject (a response
                        injected before STARTTLS: the client reads it as the
                        STARTTLS reply unless it discards unsolicited input)
+  --mode inject-late   "220 Ready to start TLS", then --inject 0.2 s later
+                       (plaintext in flight when the client starts TLS: it
+                       arrives where the ServerHello should)
   --mode notls         STARTTLS answered with 220, and TLS never starts
   --mode starttls-once STARTTLS offered on the first connection only
 
@@ -41,7 +44,8 @@ p.add_argument('--listen', required=True)
 p.add_argument('--port', type=int, default=25)
 p.add_argument('--host', default='mx.hostile.test')
 p.add_argument('--mode', default='normal',
-               choices=['normal', 'nostarttls', 'inject', 'inject-pre', 'notls', 'starttls-once'])
+               choices=['normal', 'nostarttls', 'inject', 'inject-pre', 'inject-late', 'notls',
+                        'starttls-once'])
 p.add_argument('--cert', help='PEM with key and chain')
 p.add_argument('--tls-max', choices=['1.2', '1.3'])
 p.add_argument('--user', default='smtplock')
@@ -129,6 +133,9 @@ class Session:
             self.send('220 2.0.0 Ready to start TLS\r\n' + a.inject)
         else:
             self.send('220 2.0.0 Ready to start TLS\r\n')
+        if a.mode == 'inject-late':
+            time.sleep(0.2)
+            self.send(a.inject)
         if a.mode == 'notls':
             log(self.sid, '* notls: holding')
             while self.s.recv(4096):
