@@ -140,7 +140,8 @@ const struct sl_addrtab_entry *sl_daemon_lookup_src(struct sl_daemon *d, const u
 
 /* ---- accept ------------------------------------------------------------------- */
 
-static void sl_accept_outbound(struct sl_daemon *d, uint64_t session, int fd, const char *peer)
+static void sl_accept_outbound(struct sl_daemon *d, uint64_t session, int fd,
+			       const struct sockaddr_storage *ss, socklen_t len, const char *peer)
 {
 	const struct sl_addrtab_entry *e;
 	char orig_s[64];
@@ -166,7 +167,8 @@ static void sl_accept_outbound(struct sl_daemon *d, uint64_t session, int fd, co
 	sl_log(SL_LOG_INFO, "event=accept session=%llu peer=%s orig=%s domain=%s mx=%s pid=%u",
 	       (unsigned long long)session, peer, orig_s, e->partner->domain,
 	       e->mx_name ? e->mx_name : "-", orig.pid);
-	sl_outbound_accept(d, session, fd, &orig, e->partner, e->mx_name ? e->mx_name : "");
+	sl_outbound_accept(d, session, fd, (const struct sockaddr *)ss, len, &orig, e->partner,
+			   e->mx_name ? e->mx_name : "");
 }
 
 static void sl_accept_inbound(struct sl_daemon *d, uint64_t session, int fd,
@@ -210,7 +212,7 @@ static void sl_on_accept(struct sl_loop *loop, int lfd, uint32_t events, void *a
 		if (l->inbound)
 			sl_accept_inbound(d, session, fd, &ss, len, peer);
 		else
-			sl_accept_outbound(d, session, fd, peer);
+			sl_accept_outbound(d, session, fd, &ss, len, peer);
 	}
 }
 
