@@ -23,6 +23,7 @@
  */
 #include <arpa/inet.h>
 #include <errno.h>
+#include <malloc.h>
 #include <netinet/in.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -93,6 +94,19 @@ static struct sl_sess *sl_sessions;
 static size_t sl_n_sessions;
 static struct sl_src *sl_srcs[SL_SRC_BUCKETS];
 
+/*
+ * Memory back to the system once a busy controller is idle: a thousand
+ * held sessions leave megabytes in malloc's arenas that an idle daemon
+ * would keep for good.  When the last session of a busy spell ends (at
+ * least SL_TRIM_PEAK at once), a timer trims the arenas a moment later,
+ * after the sessions' deferred frees ran, if still idle.
+ */
+#define SL_TRIM_PEAK		32
+#define SL_TRIM_DELAY_MS	500
+static void sl_trim(struct sl_loop *loop, void *arg);
+static size_t sl_peak;
+static struct sl_timer sl_trim_timer = { .fn = sl_trim, .heap_idx = -1 };
+static struct sl_loop *sl_trim_loop;
 static struct sl_inbound_caps sl_backend_caps;
 
 /* What the kernel offers for TLS, probed once (sl_sessions_init). */
@@ -260,8 +274,17 @@ static struct sl_sess *sl_sess_new(struct sl_daemon *d, uint64_t id, bool inboun
 	if (sl_sessions)
 		sl_sessions->prev = s;
 	sl_sessions = s;
-	sl_n_sessions++;
+	if (++sl_n_sessions > sl_peak)
+		sl_peak = sl_n_sessions;
 	return s;
+}
+
+static void sl_trim(struct sl_loop *loop, void *arg)
+{
+	(void)loop;
+	(void)arg;
+	if (!sl_n_sessions)
+		malloc_trim(0);
 }
 
 static void sl_sess_free(struct sl_sess *s)
@@ -272,7 +295,11 @@ static void sl_sess_free(struct sl_sess *s)
 		sl_sessions = s->next;
 	if (s->next)
 		s->next->prev = s->prev;
-	sl_n_sessions--;
+	if (--sl_n_sessions == 0 && sl_peak >= SL_TRIM_PEAK && s->d->loop) {
+		sl_peak = 0;
+		sl_trim_loop = s->d->loop;
+		sl_timer_arm(sl_trim_loop, &sl_trim_timer, SL_TRIM_DELAY_MS);
+	}
 	sl_src_put(s->src);
 	sl_tlsa_result_done(&s->tlsa);
 	sl_policy_ref_put(s->ref);
@@ -286,6 +313,9 @@ size_t sl_sessions_active(void)
 
 void sl_sessions_shutdown(void)
 {
+	if (sl_trim_loop)
+		sl_timer_cancel(sl_trim_loop, &sl_trim_timer);
+	sl_trim_loop = NULL;
 	while (sl_sessions) {
 		struct sl_sess *s = sl_sessions;
 
