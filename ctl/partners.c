@@ -246,7 +246,7 @@ static void sl_rjob_done(void *arg)
 	struct sl_rjob *j = arg;
 	struct sl_daemon *d = j->d;
 	struct sl_pstate *ps = j->ps;
-	char hosts[512];
+	char hosts[512], eq[96];
 	bool first, changed = false;
 
 	sl_jobs_unlink(d, j);
@@ -266,7 +266,7 @@ static void sl_rjob_done(void *arg)
 			retry = SL_DNS_RETRY_MAX_MS;
 		sl_log(SL_LOG_WARN,
 		       "event=dns_failed domain=%s err=%s kept=%zu retry_ms=%llu",
-		       ps->domain, strerror(-j->err), sl_rhosts_count(ps->hosts, ps->n_hosts),
+		       ps->domain, sl_logq(eq, sizeof(eq), sl_resolve_strerror(j->err)), sl_rhosts_count(ps->hosts, ps->n_hosts),
 		       (unsigned long long)retry);
 		sl_pstate_schedule(ps, retry);
 		sl_daemon_admin_dns_failed(d, ps, j->err);
@@ -279,7 +279,8 @@ static void sl_rjob_done(void *arg)
 				continue;
 			}
 			sl_log(SL_LOG_WARN, "event=dns_failed domain=%s mx=%s err=%s kept=%zu",
-			       ps->domain, j->hosts[i].name, strerror(-j->host_err[i]),
+			       ps->domain, j->hosts[i].name,
+			       sl_logq(eq, sizeof(eq), sl_resolve_strerror(j->host_err[i])),
 			       sl_rhost_find(ps, j->hosts[i].name) ?
 			       sl_rhost_find(ps, j->hosts[i].name)->n : 0);
 			sl_rhost_merge_old(&j->hosts[i], sl_rhost_find(ps, j->hosts[i].name));

@@ -916,10 +916,20 @@ static void sl_ob_start_relay(struct sl_outbound *s, const char *pre, size_t pre
 	enum sl_datapath path;
 	int r;
 
+	/* The one place the data path is chosen.  Plaintext only for mode:
+	 * testing with a partner that never did TLS; any other leg without a
+	 * TLS session is a bug, and a bug ends in a refusal, not in clear. */
 	if (s->ktls_up)
 		path = s->env.ktls_rw ? SL_DATAPATH_KTLS_RW : SL_DATAPATH_KTLS_SPLICE;
-	else
-		path = s->ssl ? SL_DATAPATH_USERSPACE : SL_DATAPATH_PLAIN;
+	else if (s->ssl)
+		path = SL_DATAPATH_USERSPACE;
+	else if (s->testing && !s->tls_up)
+		path = SL_DATAPATH_PLAIN;
+	else {
+		snprintf(s->res.reason, sizeof(s->res.reason), "internal: no TLS session to relay over");
+		sl_ob_finish(s, "relay-error");
+		return;
+	}
 	sl_loop_del(s->env.loop, &s->pio);
 	sl_loop_del(s->env.loop, &s->mio);
 	sl_ob_enter(s, SL_OB_RELAY);
@@ -1065,11 +1075,16 @@ static void sl_ob_on_mta(struct sl_loop *loop, int fd, uint32_t ev, void *arg)
 		sl_ob_mta_input(s);
 		return;
 	}
-	/* Before the MTA is greeted we only watch for it going away. */
-	if (ev & (EPOLLRDHUP | EPOLLHUP | EPOLLERR)) {
+	/* Before the MTA is greeted we only watch for it going away.  A
+	 * half-close (a script that piped its commands in and shut down its
+	 * sending side) is not going away: what it sent waits in the socket
+	 * for the relay, and the greeting still reaches it. */
+	if (ev & (EPOLLHUP | EPOLLERR)) {
 		snprintf(s->res.reason, sizeof(s->res.reason),
 			 "local MTA closed the connection during the partner handshake");
 		sl_ob_finish(s, "aborted");
+	} else if (ev & EPOLLRDHUP) {
+		sl_loop_mod(s->env.loop, &s->mio, 0);	/* level-triggered: once is enough */
 	}
 }
 

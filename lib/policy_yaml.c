@@ -78,6 +78,9 @@ struct sl_pos yp_pos(const struct yp *y, const yaml_event_t *ev)
 }
 
 static void yp_verr(struct yp *y, struct sl_pos pos, enum sl_diag_class cls,
+		    const char *fmt, va_list ap) __attribute__((format(printf, 4, 0)));
+
+static void yp_verr(struct yp *y, struct sl_pos pos, enum sl_diag_class cls,
 		    const char *fmt, va_list ap)
 {
 	char *msg;

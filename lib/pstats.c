@@ -12,6 +12,7 @@
 #include "inbound.h"
 #include "outbound.h"
 #include "pstats.h"
+#include "resolve.h"
 #include "smtp.h"
 
 struct sl_pstats {
@@ -158,7 +159,7 @@ int sl_pstats_dns_failed(struct sl_pstats *s, const char *domain, int err)
 	if (!e)
 		return -ENOMEM;
 	e->dns_failed_at = time(NULL);
-	snprintf(e->dns_error, sizeof(e->dns_error), "%s", strerror(err < 0 ? -err : err));
+	snprintf(e->dns_error, sizeof(e->dns_error), "%s", sl_resolve_strerror(err));
 	return 0;
 }
 

@@ -280,3 +280,13 @@ int sl_resolve_tlsa(const char *host, uint16_t port, struct sl_tlsa_result *ret)
 	free(buf);
 	return n < 0 ? n : 0;
 }
+
+const char *sl_resolve_strerror(int err)
+{
+	switch (err) {
+	case -ENOENT: return "no such domain (NXDOMAIN)";
+	case -EAGAIN: return "temporary DNS failure (SERVFAIL or timeout)";
+	case -EIO: return "DNS error";
+	default: return strerror(err < 0 ? -err : err);
+	}
+}

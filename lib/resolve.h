@@ -69,6 +69,11 @@ struct sl_tlsa_result {
 	bool ad;
 };
 
+/* What a lookup error means, in DNS terms, for logs and status:
+ * -ENOENT "no such domain (NXDOMAIN)", -EAGAIN "temporary DNS failure
+ * (SERVFAIL or timeout)", -EIO "DNS error", else strerror. */
+const char *sl_resolve_strerror(int err);
+
 /* MX hosts of domain, with the RFC 5321 fallback and RFC 7505 null MX. */
 int sl_resolve_mx(const char *domain, struct sl_mx_result *ret);
 

@@ -341,6 +341,9 @@ static json_t *sl_health_list(json_t *doc, const char *key)
 }
 
 static void sl_health_vadd(json_t *doc, const char *key, const char *fmt, va_list ap)
+	__attribute__((format(printf, 3, 0)));
+
+static void sl_health_vadd(json_t *doc, const char *key, const char *fmt, va_list ap)
 {
 	json_t *l = sl_health_list(doc, key);
 	char buf[512];

@@ -246,6 +246,11 @@ int sl_tls_server_ctx_new(const char *cert, const char *key,
 	r = sl_tls_own_cert(c->ctx, cert, key, reason, len);
 	if (r < 0)
 		goto fail;
+	/* Partners must speak TLS 1.2+; every such MTA has AEAD suites with
+	 * forward secrecy, so nothing weaker is offered (no CBC: LUCKY13). */
+	r = sl_tls_ciphers(c->ctx, SL_TLS_SERVER_CIPHERS, NULL, reason, len);
+	if (r < 0)
+		goto fail;
 	if (ip && ((ip->require & SL_REQUIRE_CLIENT_CERT) || ip->client_ca_file)) {
 		int mode = SSL_VERIFY_PEER;
 

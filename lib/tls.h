@@ -32,6 +32,9 @@
 
 #define SL_TLS_REASON_MAX	256
 
+/* TLS 1.2 suites the inbound server offers (TLS 1.3 suites are all AEAD). */
+#define SL_TLS_SERVER_CIPHERS	"ECDHE+AESGCM:ECDHE+CHACHA20:!aNULL"
+
 struct sl_tls_ctx {
 	SSL_CTX *ctx;
 	const struct sl_tls_policy *tp;	/* client side; NULL on the server */

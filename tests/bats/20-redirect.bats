@@ -51,10 +51,10 @@ EOF
 	[ "$status" -eq 0 ]
 	[[ "$output" == *"peer=$P4:25"* ]]			# what the MTA logs
 	[[ "$output" == *"local=127.0.0.1:"* ]]		# it really talks to us
-	[[ "$output" == *'recv="421 4.3.0 smtplock: partner.test: session handling not available\r\n"'* ]]
+	[[ "$output" == *'recv="421 4.4.2 smtplock: partner.test: timeout in state greeting\r\n"'* ]]
 	wait_until 5 sl_log_has "event=accept session=[0-9]+ peer=127\.0\.0\.1:[0-9]+ orig=$P4:25 domain=partner\.test"
-	sl_log_has "event=outbound_unavailable .* orig=$P4:25 result=deferred"
-	[ ! -e "$T/partner.25" ]				# the partner saw nothing
+	sl_log_has "direction=out domain=partner\.test .*addr=$P4:25 .*result=deferred"
+	[ ! -s "$T/partner.25" ]				# the partner saw nothing
 	[ "$(sl_counter partner.test redirected)" -eq 1 ]
 	[ "$(sl_counter 0 redirected)" -eq 1 ]
 }
@@ -66,9 +66,9 @@ EOF
 	[ "$status" -eq 0 ]
 	[[ "$output" == *"peer=[$P6]:25"* ]]
 	[[ "$output" == *"local=[::1]:"* ]]
-	[[ "$output" == *"421 4.3.0 smtplock: partner.test"* ]]
+	[[ "$output" == *"421 4.4.2 smtplock: partner.test"* ]]
 	wait_until 5 sl_log_has "event=accept .* orig=\[$P6\]:25 domain=partner\.test"
-	[ ! -e "$T/partner.25" ]
+	[ ! -s "$T/partner.25" ]
 	[ "$(sl_counter partner.test redirected)" -eq 1 ]
 }
 
@@ -79,9 +79,9 @@ EOF
 	[ "$status" -eq 0 ]
 	[[ "$output" == *"peer=[::ffff:$P4]:25"* ]]
 	[[ "$output" == *"local=[::ffff:127.0.0.1]:"* ]]
-	[[ "$output" == *"421 4.3.0 smtplock: partner.test"* ]]
+	[[ "$output" == *"421 4.4.2 smtplock: partner.test"* ]]
 	wait_until 5 sl_log_has "event=accept .* orig=$P4:25 domain=partner\.test"
-	[ ! -e "$T/partner.25" ]
+	[ ! -s "$T/partner.25" ]
 }
 
 @test "redirect: unlisted addresses and unlisted ports go direct" {

@@ -67,7 +67,7 @@ payload_packets_25() {
 	sl_daemon_start "$T/policy.yaml"
 	sl_log_has 'event=attached .* adopted=0'
 	run sl_client "$P4" 25 recv
-	[[ "$output" == *"421 4.3.0"* ]]
+	[[ "$output" == *"421 4.4.2 smtplock"* ]]
 	link_before=$(bpftool -j link show pinned "$SL_PIN/link_egress" | jq .id)
 	prog_before=$(bpftool -j link show pinned "$SL_PIN/link_egress" | jq .prog_id)
 	sl_daemon_stop
@@ -81,7 +81,7 @@ payload_packets_25() {
 	# The maps were reused: the counter of the first run is still there.
 	[ "$(sl_counter partner.test redirected)" -eq 1 ]
 	run sl_client "$P4" 25 recv
-	[[ "$output" == *"421 4.3.0"* ]]
+	[[ "$output" == *"421 4.4.2 smtplock"* ]]
 	[ "$(sl_counter partner.test redirected)" -eq 2 ]
 	sl_maps meta | grep -q 'id=1 domain=partner.test'
 }
@@ -96,5 +96,5 @@ payload_packets_25() {
 	[ "$status" -eq 3 ]
 	[[ "$output" == *"connect_err=EPERM"* ]]
 	[ "$(sl_counter partner.test connect_refused)" -eq 1 ]
-	[ ! -e "$T/partner.25" ]
+	[ ! -s "$T/partner.25" ]
 }

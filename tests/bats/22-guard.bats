@@ -129,5 +129,5 @@ EOF
 	! sl_log_has 'event=socket_destroyed'
 	# Testing mode still redirects (the controller reports what would fail).
 	run sl_client "$P4" 25 recv
-	[[ "$output" == *"421 4.3.0 smtplock: partner.test"* ]]
+	[[ "$output" == *"421 4.4.2 smtplock: partner.test"* ]]
 }

@@ -31,7 +31,7 @@ teardown() {
 	[ "${lines[1]}" = "$B id=2 domain=b.test mode=enforce ports=25" ]
 	[ "${#lines[@]}" -eq 2 ]
 	run sl_client "$B" 25 recv		# b.test is redirected
-	[[ "$output" == *"421 4.3.0 smtplock: b.test"* ]]
+	[[ "$output" == *"421 4.4.2 smtplock: b.test"* ]]
 
 	# Sample the map while the reload runs: a.test's address must never
 	# be missing, and the new entries appear before the old one goes.
@@ -67,9 +67,9 @@ EOF
 	run sl_client "$B" 25 send 'x\r\n'	# b.test is no longer steered
 	[[ "$output" == *"connect_err=ECONNREFUSED"* ]]
 	run sl_client "$C" 25 recv
-	[[ "$output" == *"421 4.3.0 smtplock: c.test"* ]]
+	[[ "$output" == *"421 4.4.2 smtplock: c.test"* ]]
 	run sl_client "$A2" 587 recv
-	[[ "$output" == *"421 4.3.0 smtplock: a.test"* ]]
+	[[ "$output" == *"421 4.4.2 smtplock: a.test"* ]]
 }
 
 @test "reload: an invalid policy changes nothing and is logged with FILE:LINE:COL" {
@@ -91,7 +91,7 @@ EOF
 	sl_daemon_alive
 	[ "$(sl_maps dst)" = "$before" ]
 	run sl_client "$P4" 25 recv
-	[[ "$output" == *"421 4.3.0 smtplock: a.test"* ]]
+	[[ "$output" == *"421 4.4.2 smtplock: a.test"* ]]
 }
 
 @test "reload: the strictest policy wins for an address two partners share" {
@@ -114,5 +114,5 @@ EOF
 	[[ "$output" == *"$P4 id=2 domain=strict.test mode=enforce ports=25,2525"* ]]
 	[[ "$output" == *"$NET4.0/24 id=1 domain=loose.test mode=testing ports=2525"* ]]
 	run sl_client "$P4" 2525 recv
-	[[ "$output" == *"421 4.3.0 smtplock: strict.test"* ]]
+	[[ "$output" == *"421 4.4.2 smtplock: strict.test"* ]]
 }

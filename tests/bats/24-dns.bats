@@ -43,7 +43,7 @@ teardown() {
 	[[ "$output" == *"$NOMX_4 id=2 domain=nomx.test mode=enforce ports=25"* ]]
 	[ "${#lines[@]}" -eq 3 ]
 	run sl_client "$MX1_6" 25 recv
-	[[ "$output" == *"421 4.3.0 smtplock: dns.test"* ]]
+	[[ "$output" == *"421 4.4.2 smtplock: dns.test"* ]]
 	wait_until 5 sl_log_has "event=accept .* orig=\[$MX1_6\]:25 domain=dns\.test mx=mx1\.dns\.test"
 }
 
@@ -59,6 +59,6 @@ teardown() {
 	# ... and nothing fell out of the maps or of enforcement.
 	[ "$(sl_maps dst)" = "$before" ]
 	run sl_client "$MX1_4" 25 recv
-	[[ "$output" == *"421 4.3.0 smtplock: dns.test"* ]]
+	[[ "$output" == *"421 4.4.2 smtplock: dns.test"* ]]
 	sl_log_has "event=accept .* orig=$MX1_4:25 domain=dns\.test mx=mx1\.dns\.test"
 }

@@ -56,7 +56,7 @@ from() {
 	sl_maps src | grep -q "^$P4 id=1 domain=in.test mode=enforce"
 	run from "$P4" recv
 	[ "$status" -eq 0 ]
-	[[ "$output" == *'recv="421 4.3.0 smtplock: inbound session handling not available\r\n"'* ]]
+	[[ "$output" == *'recv="220 mail.test ESMTP smtplock\r\n"'* ]]
 	wait_until 5 sl_log_has "event=inbound_accept session=[0-9]+ peer=$P4:[0-9]+ domain=in\.test"
 	run from "$OTHER" recv
 	[ "$status" -eq 0 ]
@@ -97,9 +97,9 @@ from() {
 	sl_daemon_start "$T/policy.yaml"
 	sl_log_has 'event=inbound_steering port=25 ipv4=yes ipv6=yes'
 	run from "$P6" recv
-	[[ "$output" == *"421 4.3.0 smtplock: inbound session handling not available"* ]]
+	[[ "$output" == *"220 mail.test ESMTP smtplock"* ]]
 	run from "$P4" recv
-	[[ "$output" == *"421 4.3.0 smtplock: inbound session handling not available"* ]]
+	[[ "$output" == *"220 mail.test ESMTP smtplock"* ]]
 	wait_until 5 sl_log_has "event=inbound_accept .* peer=\[$P6\]:[0-9]+ domain=in\.test"
 	sl_log_has "event=inbound_accept .* peer=$P4:[0-9]+ domain=in\.test"
 }

@@ -106,7 +106,10 @@ sl_partner_listen() {
 	wait_until 5 sl_in "$NS_P" sh -c "ss -Hltn 'sport = :$port' | grep -q ."
 }
 
-# A minimal policy: controller on loopback, the test's cgroup and pins.
+# A minimal policy: controller on loopback, the test's cgroup and pins, a
+# 2 s per-state timeout: the TCP sinks these tests use as partners never
+# greet, so a redirected connection gets "421 4.4.2 … timeout in state
+# greeting" quickly (a real partner is tested in 30-outbound.bats).
 # sl_policy FILE <<'EOF' (partners: ...) EOF appends the rest from stdin.
 sl_policy() {
 	local f=$1
@@ -119,6 +122,7 @@ controller:
   cgroup: $SL_CG
   pin_path: $SL_PIN
   control_socket: $SL_CTL
+  limits: { timeout: 2s }
 defaults:
   tls: { verify: none }
 EOF

@@ -24,7 +24,8 @@
 #   sl_pki_tlsa_hex FILE SELECTOR   hex for a TLSA record, matching type 1
 #                                   (SHA-256): selector 0 = cert, 1 = SPKI
 #
-# Keys are EC P-256 and everything is valid for 30 days; a whole init with a
+# Keys are EC P-256 and leaves are valid for 30 days (SL_PKI_DAYS to change;
+# SL_PKI_EXT_EXTRA adds extension lines to server certificates); a whole init with a
 # few leaves takes well under a second.
 
 sl_pki_init() {
@@ -57,7 +58,7 @@ _sl_pki_leaf() {
 	openssl req -new -key "$d/$n.key" -subj "$subj" -out "$d/$n.csr" 2>/dev/null &&
 	openssl x509 -req -in "$d/$n.csr" -CA "$d/$ca.crt" -CAkey "$d/$ca.key" \
 		-set_serial "0x$(od -An -N8 -tx1 /dev/urandom | tr -d ' \n')" \
-		-days 30 -sha256 -extfile "$ext" \
+		-days "${SL_PKI_DAYS:-30}" -sha256 -extfile "$ext" \
 		-out "$d/$n.crt" 2>/dev/null || return 1
 	rm -f "$d/$n.csr"
 	cat "$d/$n.crt" "$d/$ca.crt" >"$d/$n.chain.pem"
@@ -85,6 +86,7 @@ sl_pki_server() {
 	extendedKeyUsage=serverAuth,clientAuth
 	subjectAltName=$(_sl_pki_san "$@")
 	EXT
+	[ -z "${SL_PKI_EXT_EXTRA:-}" ] || printf '%s\n' "$SL_PKI_EXT_EXTRA" >>"$ext"
 	_sl_pki_leaf "$n" "$ca" "$ext" "/O=smtplock test/CN=${1#IP:}"
 }
 
