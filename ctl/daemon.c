@@ -13,6 +13,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/prctl.h>
 #include <sys/signalfd.h>
 #include <sys/socket.h>
 #include <unistd.h>
@@ -615,6 +616,14 @@ int sl_daemon_main(const struct sl_daemon_opts *o)
 
 	sl_log_set_verbose(o->verbose);
 	sl_log_libbpf();
+
+	/* 0. This process will hold the partners' passwords and our TLS keys:
+	 * it never dumps core (a core file is readable where it lands) and
+	 * other processes of its user may not read its memory (ptrace,
+	 * /proc/PID/mem).  Dropping privileges later clears this flag too,
+	 * but a controller that stays root needs it as much. */
+	if (prctl(PR_SET_DUMPABLE, 0, 0, 0, 0) < 0)
+		fprintf(stderr, "smtplock: run: cannot disable core dumps: %s\n", strerror(errno));
 
 	/* 1. The policy, whole and valid, or nothing at all happens. */
 	r = sl_policy_load(o->policy_path, &p, &dg);
