@@ -21,14 +21,16 @@ teardown_file() {
 	fl_world_down
 }
 
+_faulted() { [ "$(grep -c "fault $1" "$(sl_hostile_log hostile)")" -gt "$2" ]; }
+
 # kill_at ROUND POINT [SIZE [AFTER-BYTES]]: the scripted partner stalls
 # at POINT in the first session; we kill the controller there.
 kill_at() {
-	local r=$1 pt=$2 size=${3:-} after=${4:-0} n m
-	n=k$r$pt
-	fl_hostile "$n" --at "$pt" --do stall --faults 1 --after-bytes "$after"
+	local r=$1 pt=$2 size=${3:-} after=${4:-0} m n
+	n=$(grep -c "fault stall at $pt" "$(sl_hostile_log hostile)" || true)
+	fl_fault --at "$pt" --do stall --faults 1 --after-bytes "$after"
 	m=$(fl_send kill hostile.test "$size")
-	sl_hostile_wait "$n" "fault stall at $pt" 90
+	wait_until 90 _faulted "stall at $pt" "$n"
 	fl_ctl_kill
 	# The MTA lost its connection: the message waits in its queue.
 	fl_wait_deferred "$m" . 60

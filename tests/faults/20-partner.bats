@@ -23,14 +23,16 @@ teardown_file() {
 
 POINTS=(connect greeting tls auth mail data body dot stored)
 
+_faulted() { [ "$(grep -c "fault $1" "$(sl_hostile_log hostile)")" -gt "$2" ]; }
+
 # fault_at ROUND ACTION POINT: one injection; the message is delivered.
 fault_at() {
-	local r=$1 act=$2 pt=$3 n m size='' after=0
-	n=${act:0:1}$r$pt
+	local r=$1 act=$2 pt=$3 m n size='' after=0
 	[ "$pt" = body ] && { size=5m; after=2500000; }
-	fl_hostile "$n" --at "$pt" --do "$act" --faults 1 --after-bytes "$after"
+	n=$(grep -c "fault $act at $pt" "$(sl_hostile_log hostile)" || true)
+	fl_fault --at "$pt" --do "$act" --faults 1 --after-bytes "$after"
 	m=$(fl_send "$act" hostile.test "$size")
-	sl_hostile_wait "$n" "fault $act at $pt" 90
+	wait_until 90 _faulted "$act at $pt" "$n"
 	fl_deliver_all
 	fl_wait_stored "$m" 30
 	fl_round_end

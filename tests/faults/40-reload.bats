@@ -57,7 +57,7 @@ _log_gt() { [ "$(_n_log "$1")" -gt "$2" ]; }
 
 @test "policy reload storm (SIGHUP 50/s) during delivery: all delivered, nothing in clear, no growth" {
 	local r n1 ok0 bad0 spid sighups reloads=0 fails=0
-	fl_hostile storm
+	fl_fault
 	for (( r = 1; r <= FL_ROUNDS; r++ )); do
 		ok0=$(_n_log 'event=reload_ok')
 		bad0=$(_n_log 'event=reload_failed')

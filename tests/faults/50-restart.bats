@@ -35,7 +35,7 @@ _busy() {
 
 @test "controller restarted while Postfix holds cached and busy connections to it" {
 	local r i how inj=0
-	fl_hostile restart
+	fl_fault
 	for (( r = 1; r <= FL_ROUNDS * 2; r++ )); do
 		# Idle cached connections: deliver, and Postfix keeps them.
 		for i in 1 2; do fl_send restart ntsol.test >/dev/null; done

@@ -6,9 +6,9 @@
 #   - partners in $NS_P: a strict Postfix ("strict": STARTTLS + AUTH
 #     required) for ntsol.test on $P4, and the scripted partner
 #     (tests/bats/lib/smtp_partner.py, also STARTTLS + AUTH) for
-#     hostile.test on $FL_A_HOSTILE, restarted per injection with the
-#     fault of the round (--at POINT --do ACTION --faults 1: the first
-#     session gets the fault, the retry is served);
+#     hostile.test on $FL_A_HOSTILE, told the fault of each injection
+#     through its control file (fl_fault "--at POINT --do ACTION
+#     --faults 1": the next session gets the fault, the retry is served);
 #   - the controller, started, killed and restarted here (fl_ctl_*), its
 #     log in $TF/daemon.log;
 #   - a capture of the partners' interface for the whole file.
@@ -79,6 +79,8 @@ fl_world_up() {
 	printf '%s\n' "$SL_PF_PASS" >"$TF/partner.pass"
 	chmod 600 "$TF/partner.pass"
 	fl_policy "$TF/policy.yaml" "${1:-}"
+	: >"$TF/hostile.ctl"
+	sl_hostile_start hostile "$FL_A_HOSTILE" --host mx.hostile.test --control "$TF/hostile.ctl"
 	FL_LOG=$TF/daemon.log
 	: >"$FL_LOG"
 	fl_ctl_start
@@ -99,10 +101,7 @@ fl_capture_start() {
 fl_world_down() {
 	SL_CAPTURE_PID=$(cat "$TF/capture.pid" 2>/dev/null) sl_capture_stop
 	fl_ctl_stop
-	local d
-	for d in "${SL_HOSTILE_ROOT:-/nonexistent}"/*/; do
-		[ -d "$d" ] && sl_hostile_stop "$(basename "$d")"
-	done
+	sl_hostile_stop hostile
 	sl_pf_cleanup
 	sl_dns_stop
 	sl_kill_bg
@@ -123,7 +122,7 @@ fl_policy() {
 	  cgroup: $SL_CG
 	  pin_path: $SL_PIN
 	  control_socket: $SL_CTL
-	  limits: { timeout: ${FL_TIMEOUT:-3s} }
+	  limits: { timeout: ${FL_TIMEOUT:-2s} }
 	defaults:
 	  tls: { min_version: "1.2", verify: ca, ca_file: $SL_PKI/ca.crt }
 	partners:
@@ -206,7 +205,6 @@ fl_baseline() {
 	local m
 	m=$(fl_send warmup ntsol.test)
 	fl_wait_stored "$m" 60
-	fl_hostile warm
 	m=$(fl_send warmup hostile.test)
 	fl_wait_stored "$m" 60
 	sl_pf_wait_empty snd 30
@@ -268,16 +266,11 @@ fl_why() {
 	} >&3
 }
 
-# fl_hostile NAME [OPTION...]: (re)start the scripted partner for
-# hostile.test with these options (one NAME per injection: its spool is
-# kept for the accounting).
-fl_hostile() {
-	local n=$1; shift
-	local d
-	for d in "${SL_HOSTILE_ROOT:-/nonexistent}"/*/; do
-		[ -f "$d/pid" ] && sl_hostile_stop "$(basename "$d")"
-	done
-	sl_hostile_start "$n" "$FL_A_HOSTILE" --host mx.hostile.test "$@"
+# fl_fault [OPTION...]: the scripted partner's fault for its next
+# sessions (smtp_partner.py --control; none: behave).
+fl_fault() {
+	printf '%s\n' "$*" >"$TF/hostile.ctl.new"
+	mv "$TF/hostile.ctl.new" "$TF/hostile.ctl"
 }
 
 # fl_deferred MARKER ERE: our Postfix holds the message with a reason

@@ -32,6 +32,11 @@ as a file in --spool.
            open until the peer gives up)
   --faults N   only the first N sessions get the fault (default: every one);
                later sessions behave, so a client's retry succeeds
+  --control FILE   read at the start of every session: when its text
+               changed, its "--at P --do A [--faults N] [--after-bytes N]"
+               (or nothing: no fault) replace the fault options, and the
+               count of --faults starts again — one partner for a whole
+               series of injections, no restart in between
 
 Every line in and out, and every event, is appended to --log ("C: …",
 "S: …", "* tls TLSv1.3", "* fault reset at data", "* stored FILE") so tests
@@ -55,12 +60,46 @@ p.add_argument('--at')
 p.add_argument('--do', choices=['reset', 'close', 'stall'], default='reset')
 p.add_argument('--after-bytes', type=int, default=0)
 p.add_argument('--faults', type=int, default=0)
+p.add_argument('--control')
 p.add_argument('--spool', required=True)
 p.add_argument('--log', required=True)
 a = p.parse_args()
 
 lock = threading.Lock()
 sessions = [0]
+
+
+class FaultCfg:
+    def __init__(self, at, do, faults, after):
+        self.at, self.do, self.faults, self.after = at, do, faults, after
+        self.n = 0              # sessions since this configuration
+
+
+fcfg = FaultCfg(a.at, a.do, a.faults, a.after_bytes)
+control_text = [None]
+
+
+def fault_cfg():
+    """the fault configuration for a new session, and whether it applies"""
+    global fcfg
+    with lock:
+        if a.control:
+            try:
+                with open(a.control) as f:
+                    text = f.read()
+            except OSError:
+                text = ''
+            if text != control_text[0]:
+                control_text[0] = text
+                q = argparse.ArgumentParser()
+                q.add_argument('--at')
+                q.add_argument('--do', choices=['reset', 'close', 'stall'], default='reset')
+                q.add_argument('--faults', type=int, default=0)
+                q.add_argument('--after-bytes', type=int, default=0)
+                c = q.parse_args(text.split())
+                fcfg = FaultCfg(c.at, c.do, c.faults, c.after_bytes)
+        fcfg.n += 1
+        return fcfg, fcfg.faults <= 0 or fcfg.n <= fcfg.faults
 
 
 def log(sid, s):
@@ -75,19 +114,19 @@ class Fault(Exception):
 class Session:
     def __init__(self, sock, sid):
         self.s, self.sid, self.buf, self.pos, self.tls = sock, sid, b'', 0, False
-        self.faulty = a.faults <= 0 or sid <= a.faults
+        self.cfg, self.faulty = fault_cfg()
 
     def fault(self, point):
-        if a.at != point or not self.faulty:
+        if self.cfg.at != point or not self.faulty:
             return
-        log(self.sid, f'* fault {a.do} at {point}')
-        if a.do == 'stall':
+        log(self.sid, f'* fault {self.cfg.do} at {point}')
+        if self.cfg.do == 'stall':
             try:
                 while self.s.recv(4096):
                     pass
             except OSError:
                 pass
-        elif a.do == 'reset':
+        elif self.cfg.do == 'reset':
             # SO_LINGER 0: close() sends RST (on an SSLSocket too, and
             # without a close_notify alert).
             self.s.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack('ii', 1, 0))
@@ -142,7 +181,7 @@ class Session:
                 pass
             raise EOFError()
         self.buf, self.pos = b'', 0     # nothing read before the handshake counts
-        if a.at == 'tls' and self.faulty:
+        if self.cfg.at == 'tls' and self.faulty:
             self.s.recv(5, socket.MSG_PEEK)
             self.fault('tls')
         ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
@@ -188,7 +227,7 @@ class Session:
                 break
             body.append(l[1:] if l.startswith('.') else l)
             n += len(l) + 2
-            if a.at == 'body' and n >= a.after_bytes:
+            if self.cfg.at == 'body' and n >= self.cfg.after:
                 self.fault('body')
         log(self.sid, f'* data {len(body)} lines {n} bytes')
         self.fault('dot')
