@@ -21,6 +21,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/prctl.h>
 
 #include <jansson.h>
 #include <openssl/crypto.h>
@@ -194,6 +195,8 @@ int cmd_probe(int argc, char **argv)
 		fprintf(stderr, "%s: probe: %s: %s\n", sl_progname, norm, reason);
 		goto out;
 	}
+	/* The password will be in this process's memory: no core of it. */
+	prctl(PR_SET_DUMPABLE, 0, 0, 0, 0);
 	if (p->has_auth && (r = sl_policy_read_secret(p->auth.password_file, &secret)) < 0) {
 		fprintf(stderr, "%s: probe: %s: auth.password_file %s: %s\n", sl_progname, norm,
 			p->auth.password_file, strerror(-r));

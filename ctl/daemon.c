@@ -13,6 +13,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/prctl.h>
 #include <sys/signalfd.h>
 #include <sys/socket.h>
 #include <unistd.h>
@@ -98,7 +99,8 @@ const struct sl_addrtab_entry *sl_daemon_lookup_src(struct sl_daemon *d, const u
 
 /* ---- accept ------------------------------------------------------------------- */
 
-static void sl_accept_outbound(struct sl_daemon *d, uint64_t session, int fd, const char *peer)
+static void sl_accept_outbound(struct sl_daemon *d, uint64_t session, int fd,
+			       const struct sockaddr_storage *ss, socklen_t len, const char *peer)
 {
 	const struct sl_addrtab_entry *e;
 	char orig_s[64];
@@ -124,7 +126,8 @@ static void sl_accept_outbound(struct sl_daemon *d, uint64_t session, int fd, co
 	sl_log(SL_LOG_INFO, "event=accept session=%llu peer=%s orig=%s domain=%s mx=%s pid=%u",
 	       (unsigned long long)session, peer, orig_s, e->partner->domain,
 	       e->mx_name ? e->mx_name : "-", orig.pid);
-	sl_outbound_accept(d, session, fd, &orig, e->partner, e->mx_name ? e->mx_name : "");
+	sl_outbound_accept(d, session, fd, (const struct sockaddr *)ss, len, &orig, e->partner,
+			   e->mx_name ? e->mx_name : "");
 }
 
 static void sl_accept_inbound(struct sl_daemon *d, uint64_t session, int fd,
@@ -168,7 +171,7 @@ static void sl_on_accept(struct sl_loop *loop, int lfd, uint32_t events, void *a
 		if (l->inbound)
 			sl_accept_inbound(d, session, fd, &ss, len, peer);
 		else
-			sl_accept_outbound(d, session, fd, peer);
+			sl_accept_outbound(d, session, fd, &ss, len, peer);
 	}
 }
 
@@ -571,6 +574,14 @@ int sl_daemon_main(const struct sl_daemon_opts *o)
 
 	sl_log_set_verbose(o->verbose);
 	sl_log_libbpf();
+
+	/* 0. This process will hold the partners' passwords and our TLS keys:
+	 * it never dumps core (a core file is readable where it lands) and
+	 * other processes of its user may not read its memory (ptrace,
+	 * /proc/PID/mem).  Dropping privileges later clears this flag too,
+	 * but a controller that stays root needs it as much. */
+	if (prctl(PR_SET_DUMPABLE, 0, 0, 0, 0) < 0)
+		fprintf(stderr, "smtplock: run: cannot disable core dumps: %s\n", strerror(errno));
 
 	/* 1. The policy, whole and valid, or nothing at all happens. */
 	r = sl_policy_load(o->policy_path, &p, &dg);

@@ -84,16 +84,18 @@ uint32_t sl_daemon_policy_id(struct sl_daemon *d, const char *domain);
  * The session hooks: the daemon accepted fd (non-blocking, CLOEXEC) and
  * hands it over; the hook owns fd from then on and must close it.
  *
- * sl_outbound_accept: a connection the kernel redirected; orig is the
- * destination the MTA asked for, p the partner governing it (strictest
- * wins), mx_name the MX host name that address was resolved from ("" for
- * a fixed address: use p->domain for SNI then).
+ * sl_outbound_accept: a connection the kernel redirected from peer (the
+ * MTA's address, for the per-source cap); orig is the destination the MTA
+ * asked for, p the partner governing it (strictest wins), mx_name the MX
+ * host name that address was resolved from ("" for a fixed address: use
+ * p->domain for SNI then; valid for this call only, like p's entry).
  * sl_inbound_accept: a connection sk_lookup steered from a partner
  * source; p is the partner (NULL if the source is no longer listed).
  * Both are implemented by the session code (ctl/outbound_stub.c until
  * then: a 421 so mail is deferred, never relayed in plaintext).
  */
 void sl_outbound_accept(struct sl_daemon *d, uint64_t session, int fd,
+			const struct sockaddr *peer, socklen_t peer_len,
 			const struct sl_orig *orig, const struct sl_partner *p,
 			const char *mx_name);
 void sl_inbound_accept(struct sl_daemon *d, uint64_t session, int fd,

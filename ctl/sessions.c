@@ -14,9 +14,16 @@
  *
  * Each session logs exactly one line when it ends (result=…), with peer
  * text made printable.
+ *
+ * Limits (controller.limits): at most max_sessions at once, and at most
+ * max_sessions_per_source from one client address — the local MTA's for
+ * outbound, the partner's for inbound — so that one runaway client cannot
+ * take every slot.  A connection over either cap gets 421 4.3.2 and is
+ * closed at once: the client retries later, nothing is queued here.
  */
 #include <arpa/inet.h>
 #include <errno.h>
+#include <malloc.h>
 #include <netinet/in.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -48,17 +55,28 @@ struct sl_session_rt {
 	char **secret;			/* partners with auth */
 };
 
+/* Live sessions per client address: a small chained hash table. */
+#define SL_SRC_BUCKETS	1024
+
+struct sl_src {
+	uint8_t addr[16];		/* IPv4-mapped for IPv4 */
+	unsigned n;
+	struct sl_src *next;
+};
+
 /* One live session, for the count and for shutdown. */
 struct sl_sess {
 	struct sl_daemon *d;
 	struct sl_policy_ref *ref;
 	uint64_t id;
 	bool inbound;
+	struct sl_src *src;		/* its client address's count */
 	union {
 		struct sl_outbound *ob;
 		struct sl_inbound *in;
 	};
 	struct sl_tlsa_result tlsa;	/* verify: dane */
+	char mx[SL_DOMAIN_MAX];		/* outbound: the MX name, the session's own copy */
 	struct sockaddr_storage backend;	/* inbound: lives as long as the session */
 	struct sl_sess *prev, *next;
 };
@@ -68,13 +86,28 @@ struct sl_tlsa_wait {
 	struct sl_job job;
 	struct sl_sess *sess;
 	struct sl_outbound_params prm;
-	char mx[SL_DOMAIN_MAX];
+	char mx[SL_DOMAIN_MAX];		/* the worker's copy */
 	int fd;
 	int r;
 };
 
 static struct sl_sess *sl_sessions;
 static size_t sl_n_sessions;
+static struct sl_src *sl_srcs[SL_SRC_BUCKETS];
+
+/*
+ * Memory back to the system once a busy controller is idle: a thousand
+ * held sessions leave megabytes in malloc's arenas that an idle daemon
+ * would keep for good.  When the last session of a busy spell ends (at
+ * least SL_TRIM_PEAK at once), a timer trims the arenas a moment later,
+ * after the sessions' deferred frees ran, if still idle.
+ */
+#define SL_TRIM_PEAK		32
+#define SL_TRIM_DELAY_MS	500
+static void sl_trim(struct sl_loop *loop, void *arg);
+static size_t sl_peak;
+static struct sl_timer sl_trim_timer = { .fn = sl_trim, .heap_idx = -1 };
+static struct sl_loop *sl_trim_loop;
 static struct sl_inbound_caps sl_backend_caps;
 
 /* What the kernel offers for TLS, probed once (sl_sessions_init). */
@@ -177,7 +210,56 @@ fail:
 
 /* ---- bookkeeping ----------------------------------------------------------- */
 
-static struct sl_sess *sl_sess_new(struct sl_daemon *d, uint64_t id, bool inbound)
+static size_t sl_src_bucket(const uint8_t addr[16])
+{
+	uint32_t h = 2166136261u;	/* FNV-1a */
+
+	for (int i = 0; i < 16; i++)
+		h = (h ^ addr[i]) * 16777619u;
+	return h & (SL_SRC_BUCKETS - 1);
+}
+
+/* The count of this client address, made if need be (NULL: no memory). */
+static struct sl_src *sl_src_get(const uint8_t addr[16], bool make)
+{
+	size_t b = sl_src_bucket(addr);
+	struct sl_src *c;
+
+	for (c = sl_srcs[b]; c; c = c->next)
+		if (!memcmp(c->addr, addr, 16))
+			return c;
+	if (!make || !(c = calloc(1, sizeof(*c))))
+		return NULL;
+	memcpy(c->addr, addr, 16);
+	c->next = sl_srcs[b];
+	sl_srcs[b] = c;
+	return c;
+}
+
+/* Forget a count that no session holds. */
+static void sl_src_drop(struct sl_src *c)
+{
+	struct sl_src **pp;
+
+	if (!c || c->n)
+		return;
+	for (pp = &sl_srcs[sl_src_bucket(c->addr)]; *pp; pp = &(*pp)->next)
+		if (*pp == c) {
+			*pp = c->next;
+			break;
+		}
+	free(c);
+}
+
+static void sl_src_put(struct sl_src *c)
+{
+	if (c && c->n)
+		c->n--;
+	sl_src_drop(c);
+}
+
+static struct sl_sess *sl_sess_new(struct sl_daemon *d, uint64_t id, bool inbound,
+				   struct sl_src *src)
 {
 	struct sl_sess *s = calloc(1, sizeof(*s));
 
@@ -186,13 +268,24 @@ static struct sl_sess *sl_sess_new(struct sl_daemon *d, uint64_t id, bool inboun
 	s->d = d;
 	s->id = id;
 	s->inbound = inbound;
+	s->src = src;
+	src->n++;
 	s->ref = sl_daemon_policy_hold(d);
 	s->next = sl_sessions;
 	if (sl_sessions)
 		sl_sessions->prev = s;
 	sl_sessions = s;
-	sl_n_sessions++;
+	if (++sl_n_sessions > sl_peak)
+		sl_peak = sl_n_sessions;
 	return s;
+}
+
+static void sl_trim(struct sl_loop *loop, void *arg)
+{
+	(void)loop;
+	(void)arg;
+	if (!sl_n_sessions)
+		malloc_trim(0);
 }
 
 static void sl_sess_free(struct sl_sess *s)
@@ -203,7 +296,12 @@ static void sl_sess_free(struct sl_sess *s)
 		sl_sessions = s->next;
 	if (s->next)
 		s->next->prev = s->prev;
-	sl_n_sessions--;
+	if (--sl_n_sessions == 0 && sl_peak >= SL_TRIM_PEAK && s->d->loop) {
+		sl_peak = 0;
+		sl_trim_loop = s->d->loop;
+		sl_timer_arm(sl_trim_loop, &sl_trim_timer, SL_TRIM_DELAY_MS);
+	}
+	sl_src_put(s->src);
 	sl_tlsa_result_done(&s->tlsa);
 	sl_policy_ref_put(s->ref);
 	free(s);
@@ -216,6 +314,9 @@ size_t sl_sessions_active(void)
 
 void sl_sessions_shutdown(void)
 {
+	if (sl_trim_loop)
+		sl_timer_cancel(sl_trim_loop, &sl_trim_timer);
+	sl_trim_loop = NULL;
 	while (sl_sessions) {
 		struct sl_sess *s = sl_sessions;
 
@@ -227,12 +328,53 @@ void sl_sessions_shutdown(void)
 	}
 }
 
-/* Too many sessions: defer, never queue without bound. */
-static bool sl_sessions_full(struct sl_daemon *d)
+/*
+ * Room for one more session from this client address?  NULL with *why
+ * set when a cap is reached (or no memory); else the address's count,
+ * which sl_sess_new takes.  Defer, never queue without bound.
+ */
+static struct sl_src *sl_sessions_admit(struct sl_daemon *d, const struct sockaddr *peer,
+					socklen_t peer_len, const char **why)
 {
-	unsigned max = d->policy->controller.max_sessions;
+	const struct sl_controller *c = &d->policy->controller;
+	struct sl_tuple_key k;
+	struct sl_src *src;
 
-	return max && sl_n_sessions >= max;
+	if (c->max_sessions && sl_n_sessions >= c->max_sessions) {
+		*why = "too many sessions";
+		return NULL;
+	}
+	memset(&k, 0, sizeof(k));
+	if (sl_tuple_key_from_sockaddr(peer, peer_len, &k) < 0)
+		memset(k.addr, 0, sizeof(k.addr));	/* unknown: one shared count */
+	src = sl_src_get(k.addr, true);
+	if (!src) {
+		*why = "out of memory";
+		return NULL;
+	}
+	if (c->max_sessions_per_source && src->n >= c->max_sessions_per_source) {
+		*why = "too many sessions from this source";
+		return NULL;
+	}
+	return src;
+}
+
+static void sl_refuse_log(uint64_t session, bool inbound, const char *domain, const char *peer_s,
+			  const char *why)
+{
+	sl_log(SL_LOG_WARN, "session=%llu direction=%s domain=%s peer=%s result=%s reason=\"%s\"",
+	       (unsigned long long)session, inbound ? "in" : "out", domain, peer_s,
+	       inbound ? "refused" : "deferred", why);
+}
+
+static void sl_sockaddr_str(const struct sockaddr *sa, socklen_t len, char *buf, size_t n)
+{
+	struct sl_tuple_key k;
+
+	if (sl_tuple_key_from_sockaddr(sa, len, &k) == 0)
+		sl_format_addr_port(k.addr, k.port, buf, n);
+	else
+		snprintf(buf, n, "-");
 }
 
 static size_t sl_partner_index(const struct sl_policy *p, const struct sl_partner *pt)
@@ -341,29 +483,35 @@ static void sl_tlsa_done(void *arg)
 	if (w->r < 0)
 		sl_log(SL_LOG_WARN, "session=%llu event=tlsa_lookup_failed mx=%s err=%s",
 		       (unsigned long long)w->sess->id, w->mx, strerror(-w->r));
-	w->prm.mx = w->mx;
+	/* w->prm.mx is the session's own copy: w is freed now. */
 	sl_ob_launch(w->sess, &w->prm, w->fd);
 	free(w);
 }
 
 void sl_outbound_accept(struct sl_daemon *d, uint64_t session, int fd,
+			const struct sockaddr *peer, socklen_t peer_len,
 			const struct sl_orig *orig, const struct sl_partner *p,
 			const char *mx_name)
 {
 	struct sl_outbound_params prm = { .id = session, .mta_fd = fd, .partner = p };
 	struct sl_session_rt *rt;
-	struct sl_sess *s;
+	struct sl_sess *s = NULL;
+	struct sl_src *src;
+	const char *why = "out of memory";
+	char line[200];
 	size_t idx;
 
-	if (sl_sessions_full(d)) {
-		sl_log(SL_LOG_WARN, "session=%llu direction=out domain=%s result=deferred "
-		       "reason=\"too many sessions\"", (unsigned long long)session, p->domain);
-		sl_reply_close(fd, "421 4.3.2 smtplock: too many sessions, try again later\r\n");
-		return;
-	}
-	s = sl_sess_new(d, session, false);
+	src = sl_sessions_admit(d, peer, peer_len, &why);
+	if (src)
+		s = sl_sess_new(d, session, false, src);
 	if (!s) {
-		sl_reply_close(fd, "421 4.3.0 smtplock: out of memory\r\n");
+		char ps[80];
+
+		sl_sockaddr_str(peer, peer_len, ps, sizeof(ps));
+		sl_refuse_log(session, false, p->domain, ps, why);
+		snprintf(line, sizeof(line), "421 4.3.2 smtplock: %s, try again later\r\n", why);
+		sl_reply_close(fd, line);
+		sl_src_drop(src);	/* made for this connection only */
 		return;
 	}
 	rt = s->ref->rt;
@@ -381,7 +529,11 @@ void sl_outbound_accept(struct sl_daemon *d, uint64_t session, int fd,
 	prm.policy_id = orig->policy_id ? orig->policy_id : sl_daemon_policy_id(d, p->domain);
 	prm.tls = rt->client[idx];
 	prm.password = rt->secret[idx];
-	prm.mx = mx_name && mx_name[0] ? mx_name : p->domain;
+	/* mx_name belongs to the address table, which the next map sync (a
+	 * reload, a DNS refresh) replaces while this session runs: the
+	 * session names its partner's host from its own copy. */
+	snprintf(s->mx, sizeof(s->mx), "%s", mx_name && mx_name[0] ? mx_name : p->domain);
+	prm.mx = s->mx;
 	prm.owner = s;
 
 	if (p->tls.verify == SL_VERIFY_DANE) {
@@ -439,7 +591,9 @@ void sl_inbound_accept(struct sl_daemon *d, uint64_t session, int fd,
 	struct sl_inbound_env env;
 	struct sockaddr_storage *backend;
 	struct sl_session_rt *rt;
-	struct sl_sess *s;
+	struct sl_sess *s = NULL;
+	struct sl_src *src;
+	const char *why = "out of memory";
 	socklen_t blen, llen = sizeof(prm.local);
 	size_t idx;
 	int r;
@@ -451,15 +605,17 @@ void sl_inbound_accept(struct sl_daemon *d, uint64_t session, int fd,
 		sl_reply_close(fd, "421 4.3.0 smtplock: try again later\r\n");
 		return;
 	}
-	if (sl_sessions_full(d)) {
-		sl_log(SL_LOG_WARN, "session=%llu direction=in domain=%s result=refused "
-		       "reason=\"too many sessions\"", (unsigned long long)session, p->domain);
-		sl_reply_close(fd, "421 4.3.2 smtplock: too many sessions, try again later\r\n");
-		return;
-	}
-	s = sl_sess_new(d, session, true);
+	src = sl_sessions_admit(d, peer, peer_len, &why);
+	if (src)
+		s = sl_sess_new(d, session, true, src);
 	if (!s) {
-		sl_reply_close(fd, "421 4.3.0 smtplock: out of memory\r\n");
+		char ps[80], line[200];
+
+		sl_sockaddr_str(peer, peer_len, ps, sizeof(ps));
+		sl_refuse_log(session, true, p->domain, ps, why);
+		snprintf(line, sizeof(line), "421 4.3.2 smtplock: %s, try again later\r\n", why);
+		sl_reply_close(fd, line);
+		sl_src_drop(src);	/* made for this connection only */
 		return;
 	}
 	rt = s->ref->rt;

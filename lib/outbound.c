@@ -588,6 +588,26 @@ static int sl_ob_connect(struct sl_outbound *s)
 	return sl_loop_add(s->env.loop, &s->pio, fd, EPOLLOUT, sl_ob_on_partner, s);
 }
 
+/*
+ * Before TLS, a partner speaks only when asked.  Bytes that follow a
+ * reply before we sent the next command are someone else's: read as the
+ * reply to that command, an injected "220" makes us start TLS while the
+ * real reply arrives as the handshake's first bytes, an injected EHLO
+ * reply hides STARTTLS (the NO STARTTLS study's response injection).
+ * Refuse the partner — in testing mode too: this is an attack on the
+ * session, not a policy point.  True when the session failed.
+ */
+static bool sl_ob_unsolicited(struct sl_outbound *s, const char *when)
+{
+	size_t n = sl_smtp_reply_parser_pending(&s->rp);
+
+	if (!n)
+		return false;
+	sl_ob_fail(s, SL_OBF_CRYPTO, "peer sent unsolicited data %s (%zu bytes, possible "
+		   "response injection)", when, n);
+	return true;
+}
+
 /* Handle one complete partner reply in the current state. */
 static void sl_ob_on_reply(struct sl_outbound *s, const struct sl_smtp_reply *rep)
 {
@@ -618,6 +638,8 @@ static void sl_ob_on_reply(struct sl_outbound *s, const struct sl_smtp_reply *re
 			}
 			s->greeting = g;
 		}
+		if (sl_ob_unsolicited(s, "after its greeting"))
+			return;
 		sl_ob_sendf(s, "EHLO %s\r\n", s->env.hostname);
 		sl_ob_enter(s, SL_OB_EHLO);
 		return;
@@ -644,6 +666,8 @@ static void sl_ob_on_reply(struct sl_outbound *s, const struct sl_smtp_reply *re
 				sl_ob_sendf(s, "QUIT\r\n");
 			return;
 		}
+		if (sl_ob_unsolicited(s, "before STARTTLS"))
+			return;
 		sl_ob_sendf(s, "STARTTLS\r\n");
 		sl_ob_enter(s, SL_OB_STARTTLS);
 		return;

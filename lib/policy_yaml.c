@@ -20,6 +20,41 @@
 
 /* ---- diagnostics ------------------------------------------------------ */
 
+/*
+ * Messages quote values from the file, and a plain scalar may span lines
+ * or hold control characters: each diagnostic must stay one line of
+ * "FILE:LINE:COL: error: message" (policy check, the reload's caller,
+ * the log), so C0 controls and DEL are escaped (\n, \r, \t, \xNN).
+ * Takes msg; NULL when out of memory.
+ */
+static char *ld_one_line(char *msg)
+{
+	size_t n = 0;
+	char *out, *o;
+
+	for (const unsigned char *c = (const unsigned char *)msg; *c; c++)
+		n += *c < 0x20 || *c == 0x7f ? 4 : 1;
+	if (n == strlen(msg))
+		return msg;
+	out = malloc(n + 1);
+	if (out) {
+		o = out;
+		for (const unsigned char *c = (const unsigned char *)msg; *c; c++) {
+			if (*c == '\n' || *c == '\r' || *c == '\t') {
+				*o++ = '\\';
+				*o++ = *c == '\n' ? 'n' : *c == '\r' ? 'r' : 't';
+			} else if (*c < 0x20 || *c == 0x7f) {
+				o += sprintf(o, "\\x%02x", *c);
+			} else {
+				*o++ = (char)*c;
+			}
+		}
+		*o = 0;
+	}
+	free(msg);
+	return out;
+}
+
 void ld_err(struct ld *ld, unsigned fidx, unsigned line, unsigned col,
 	    enum sl_diag_class cls, const char *fmt, ...)
 {
@@ -31,7 +66,7 @@ void ld_err(struct ld *ld, unsigned fidx, unsigned line, unsigned col,
 	va_start(ap, fmt);
 	n = vasprintf(&msg, fmt, ap);
 	va_end(ap);
-	if (n < 0) {
+	if (n < 0 || !(msg = ld_one_line(msg))) {
 		ld->oom = true;
 		return;
 	}

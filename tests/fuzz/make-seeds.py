@@ -171,3 +171,132 @@ for name, body in [
      bytes([10, 0, 0, 1]) + b"\x00\x19" + b"\0" * 12 + b"[IPv6:2001:db8::1]"),
 ]:
     put("fuzz_proxy", name, body)
+
+# ---- policy: byte 0 even = the main file, odd = a drop-in (main file fixed)
+# Paths are relative: the harness's directory holds ca.crt, cert.pem,
+# key.pem, pass (0600) and open.pass (0644, refused).
+POLICY_FULL = """version: 1
+controller:
+  hostname: mail.example.org
+  listen: [127.0.0.1:10025, "[::1]:10025"]
+  cgroup: auto
+  pin_path: /sys/fs/bpf/smtplock
+  control_socket: /run/smtplock/control
+  user: smtplock
+  group: smtplock
+  limits: { max_sessions: 1000, max_sessions_per_source: 100, timeout: 5m }
+defaults:
+  mode: enforce
+  ports: [25, 587]
+  on_failure: defer
+  tls: { min_version: "1.2", verify: ca, ca_file: ca.crt, ktls: preferred }
+partners:
+  - domain: ntsol.com
+    direction: both
+    mx: [mx1.ntsol.com, mx2.ntsol.com]
+    addresses: [192.0.2.10, "2001:db8::/64"]
+    tls:
+      min_version: "1.3"
+      verify: fingerprint
+      fingerprints: ["sha256:9F:86:D0:81:88:4C:7D:65:9A:2F:EA:A0:C5:5A:D0:15:A3:BF:4F:1B:2B:0B:82:2C:D1:5D:6C:15:B0:F0:0A:08"]
+      client_cert: cert.pem
+      client_key: key.pem
+      ciphers: "ECDHE+AESGCM"
+      ciphersuites: "TLS_AES_256_GCM_SHA384"
+    auth:
+      username: 'INTELLINET\\DOUG'
+      password_file: pass
+      mechanisms: [SCRAM-SHA-256, PLAIN, LOGIN]
+    inbound:
+      sources: [198.51.100.0/24, mx]
+      require: [tls, auth, client_cert]
+      min_version: "1.2"
+      accounts: [{ username: NTSOL, password_hash: "$6$rounds=5000$saltsalt$yXc0gQkXYrU8bHb7bMF4JqJL6WDXvrTB9wiWN8mKYrDN0eG7zjDkN8H0JW2/PSqsvp4XYRtt6d3KEaJvTs3R41" }]
+      client_ca_file: ca.crt
+  - domain: bank.example
+    mode: testing
+    tls: { verify: dane }
+  - domain: lists.example
+    on_failure: reject
+    tls: { verify: none, ktls: off }
+inbound:
+  listen: "[::]:10026"
+  backend: 127.0.0.1:25
+  announce: proxy-v2
+  port: 25
+  cert: cert.pem
+  key: key.pem
+"""
+for name, body in [
+    ("main-full", "\x00" + POLICY_FULL),
+    ("main-minimal", "\x00version: 1\ncontroller: { hostname: mx.example.org }\n"
+     "defaults: { tls: { verify: none } }\n"),
+    ("main-flow", "\x00{version: 1, controller: {hostname: a.example}, partners: "
+     "[{domain: b.example, addresses: [192.0.2.0/24], tls: {verify: none}}]}\n"),
+    ("main-anchors", "\x00version: 1\ncontroller: {hostname: a.example}\n"
+     "defaults: &d { tls: { verify: none } }\npartners:\n  - domain: b.example\n    <<: *d\n"),
+    ("main-open-secret", "\x00version: 1\ncontroller: {hostname: a.example}\n"
+     "partners:\n  - domain: b.example\n    tls: {verify: none}\n"
+     "    auth: {username: u, password_file: open.pass}\n"),
+    ("dropin-partner", "\x01domain: ntsol.com\nmx: [mx1.ntsol.com]\ntls: { verify: none }\n"
+     "auth: { username: DOUG, password_file: ../pass, mechanisms: [PLAIN] }\n"),
+    ("dropin-inbound", "\x01domain: in.example\ndirection: inbound\n"
+     "inbound: { sources: [203.0.113.7/32], require: [tls] }\n"),
+    ("dropin-dup", "\x01domain: BASE.example.\n"),
+]:
+    put("fuzz_policy", name, body)
+
+# ---- outbound session: byte 0 flags (1 testing, 2 reject, 4 no auth,
+# 8 probe, 16 tagging fails), bytes 1-2 length of the partner's part (LE),
+# the partner's bytes, then the MTA's.
+def ob(flags, partner, mta=""):
+    p = partner.encode("latin-1")
+    return bytes([flags]) + struct.pack("<H", len(p)) + p + mta.encode("latin-1")
+
+
+MTA_TX = crlf("EHLO mta.example", "MAIL FROM:<a@example.org>", "RCPT TO:<doug@partner.example>",
+              "DATA", "Subject: hi", "", "body", ".", "QUIT")
+GREET = crlf("220 mx1.partner.example ESMTP Postfix")
+for name, body in [
+    ("postfix-starttls", ob(0, GREET + POSTFIX_PRE + crlf("220 2.0.0 Ready to start TLS"))),
+    ("exchange-starttls", ob(0, crlf("220 EX01.partner.example Microsoft ESMTP MAIL Service ready") +
+                            EXCHANGE + crlf("220 2.0.0 SMTP server ready"), MTA_TX)),
+    ("exim-starttls", ob(2, crlf("220 mail.partner.example ESMTP Exim 4.96") + EXIM +
+                         crlf("220 TLS go ahead"), MTA_TX)),
+    ("no-starttls", ob(0, GREET + crlf("250-mx1.partner.example", "250 8BITMIME"), MTA_TX)),
+    ("no-starttls-reject", ob(2, GREET + crlf("250-mx1.partner.example", "250 8BITMIME"), MTA_TX)),
+    ("testing-plain", ob(1, GREET + crlf("250-mx1.partner.example", "250-PIPELINING", "250 8BITMIME",
+                                         "250 2.1.0 Ok", "250 2.1.5 Ok", "354 go",
+                                         "250 2.0.0 queued", "221 Bye"), MTA_TX)),
+    ("testing-refused", ob(1, GREET + POSTFIX_PRE + crlf("454 4.7.0 TLS not available") +
+                           crlf("250-mx1.partner.example", "250 8BITMIME", "250 ok", "250 ok",
+                                "354 go", "250 ok", "221 bye"), MTA_TX)),
+    ("inject-pre", ob(0, GREET + POSTFIX_PRE + crlf("220 2.0.0 go ahead"))),
+    ("inject-post", ob(0, GREET + POSTFIX_PRE + crlf("220 2.0.0 Ready", "250 injected"))),
+    ("greet-554", ob(0, crlf("554 5.7.1 go away"), MTA_TX)),
+    ("greet-multiline", ob(0, crlf("220-mx1.partner.example ESMTP", "220-no UCE",
+                                   "220 ready") + POSTFIX_PRE, MTA_TX)),
+    ("probe", ob(8, GREET + POSTFIX_PRE + crlf("220 2.0.0 Ready to start TLS"))),
+    ("tag-fails", ob(16, GREET)),
+    ("garbage-tls", ob(0, GREET + POSTFIX_PRE + crlf("220 2.0.0 Ready") +
+                       "\x16\x03\x03\x00\x05\x02\x00\x00\x01\x00")),
+]:
+    put("fuzz_outbound", name, body)
+
+# ---- inbound session: byte 0 flags (1 client_cert instead of auth,
+# 2 xclient instead of proxy-v2), then what the partner sends.
+for name, body in [
+    ("postfix-client", "\x00" + crlf("EHLO mail.ntsol.example", "STARTTLS")),
+    ("pipelined-starttls", "\x00" + crlf("EHLO a", "STARTTLS", "MAIL FROM:<x@y>")),
+    ("mail-before-tls", "\x00" + crlf("EHLO a", "MAIL FROM:<x@y>", "RCPT TO:<doug@us>", "DATA",
+                                     "BDAT 10 LAST", "QUIT")),
+    ("auth-before-tls", "\x00" + crlf("EHLO a", "AUTH PLAIN AE5UU09MAHNlY3JldA==", "AUTH LOGIN",
+                                     "NOOP", "RSET", "VRFY doug", "HELP", "QUIT")),
+    ("helo-only", "\x01" + crlf("HELO a", "STARTTLS", "")),
+    ("bare-lf", "\x02EHLO a\nSTARTTLS\n"),
+    ("long-line", "\x00EHLO " + "a" * 1200 + "\r\nQUIT\r\n"),
+    ("starttls-hello", "\x00" + crlf("EHLO a", "STARTTLS") +
+     "\x16\x03\x01\x00\x2f\x01\x00\x00\x2b\x03\x03" + "\x00" * 32 + "\x00\x00\x02\x13\x01\x01\x00"),
+    ("starttls-twice", "\x00" + crlf("EHLO a", "STARTTLS extra", "STARTTLS")),
+]:
+    put("fuzz_inbound", name, body)

@@ -44,6 +44,8 @@ enum behave {
 	P_NO_AUTH = 1 << 5,	/* no AUTH in the post-TLS EHLO */
 	P_GREET_554 = 1 << 6,
 	P_NO_TLS_START = 1 << 7,	/* answers STARTTLS 220, never does TLS */
+	P_INJECT_PRE = 1 << 8,	/* "220 go ahead" injected after the EHLO reply */
+	P_INJECT_GREET = 1 << 9,	/* an EHLO reply without STARTTLS after the greeting */
 };
 
 /* What the session is told the kernel offers. */
@@ -99,6 +101,14 @@ static const struct tcase cases[] = {
 	  SL_MODE_ENFORCE, SL_FAIL_DEFER, "421 4.7.5 smtplock: partner.test: peer sent plaintext "
 	  "after its STARTTLS reply", false, "deferred",
 	  SL_KTLS_PREFERRED, CAPS_PROBED, NULL, -1 },
+	{ "response injected before STARTTLS (NO STARTTLS study)", P_INJECT_PRE, SL_VERIFY_CA,
+	  SL_TLS_1_2, SL_MODE_ENFORCE, SL_FAIL_DEFER, "421 4.7.5 smtplock: partner.test: peer sent "
+	  "unsolicited data before STARTTLS (20 bytes, possible response injection)", false,
+	  "deferred", SL_KTLS_PREFERRED, CAPS_PROBED, NULL, 0 },
+	{ "EHLO reply injected after the greeting", P_INJECT_GREET, SL_VERIFY_CA, SL_TLS_1_2,
+	  SL_MODE_ENFORCE, SL_FAIL_DEFER, "421 4.7.5 smtplock: partner.test: peer sent "
+	  "unsolicited data after its greeting", false, "deferred",
+	  SL_KTLS_PREFERRED, CAPS_PROBED, NULL, 0 },
 	{ "STARTTLS 220 but no TLS", P_NO_TLS_START, SL_VERIFY_CA, SL_TLS_1_2, SL_MODE_ENFORCE,
 	  SL_FAIL_DEFER, "421 4.4.2 smtplock: partner.test: timeout in state tls", false, "deferred",
 	  SL_KTLS_PREFERRED, CAPS_PROBED, NULL, -1 },
@@ -204,7 +214,9 @@ static void *partner_main(void *arg)
 		c_write(&c, "554 5.7.1 go away\r\n");
 		goto out;
 	}
-	c_write(&c, "220 mx1.partner.test ESMTP fake\r\n");
+	c_write(&c, p->behave & P_INJECT_GREET ?
+		"220 mx1.partner.test ESMTP fake\r\n250 mx1.partner.test\r\n" :
+		"220 mx1.partner.test ESMTP fake\r\n");
 	while (c_line(&c, line, sizeof(line)) > 0) {
 		if (data) {
 			if (p->got_len + strlen(line) < sizeof(p->got)) {
@@ -221,6 +233,9 @@ static void *partner_main(void *arg)
 			if (!c.ssl)
 				c_write(&c, p->behave & P_NO_STARTTLS ?
 					"250-mx1.partner.test\r\n250-PIPELINING\r\n250 8BITMIME\r\n" :
+					p->behave & P_INJECT_PRE ?
+					"250-mx1.partner.test\r\n250-PIPELINING\r\n250-STARTTLS\r\n250 8BITMIME\r\n"
+					"220 2.0.0 go ahead\r\n" :
 					"250-mx1.partner.test\r\n250-PIPELINING\r\n250-STARTTLS\r\n250 8BITMIME\r\n");
 			else
 				c_write(&c, p->behave & P_NO_AUTH ?

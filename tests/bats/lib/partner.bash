@@ -10,8 +10,10 @@
 #   sl_hostile_start NAME ADDR [OPTION...]  start one on ADDR:25 in $NS_P (add
 #                       ADDR with sl_net_addr first); returns once it listens.
 #                       OPTIONs are smtp_partner.py's (see its header):
-#                         --mode normal|nostarttls|inject|inject-pre|notls|starttls-once
+#                         --mode normal|nostarttls|inject|inject-pre|inject-late|
+#                                notls|starttls-once
 #                         --at POINT --do reset|close|stall [--after-bytes N]
+#                              [--faults N]  (only the first N sessions fail)
 #                         --inject TEXT   (printf escapes: '250 x\r\n')
 #                         --tls-max 1.2   --host FQDN   --port N
 #                         --user U --pass P   (default smtplock / $SL_PF_PASS)
@@ -44,6 +46,7 @@ _sl_hostile_dir() {
 sl_hostile_start() {
 	local n=$1 addr=$2 d host=mx.hostile.test cert='' inject=''; shift 2
 	local -a args=()
+	_sl_hostile_dir "$n" >/dev/null	# sets SL_HOSTILE_ROOT here, not in a subshell
 	d=$(_sl_hostile_dir "$n")
 	[ -f "$d/pid" ] && sl_hostile_stop "$n"
 	rm -rf "$d"; mkdir -p "$d/spool"

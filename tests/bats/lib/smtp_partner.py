@@ -16,6 +16,9 @@ as a file in --spool.
   --mode inject-pre    the EHLO reply is followed by --inject (a response
                        injected before STARTTLS: the client reads it as the
                        STARTTLS reply unless it discards unsolicited input)
+  --mode inject-late   "220 Ready to start TLS", then --inject 0.2 s later
+                       (plaintext in flight when the client starts TLS: it
+                       arrives where the ServerHello should)
   --mode notls         STARTTLS answered with 220, and TLS never starts
   --mode starttls-once STARTTLS offered on the first connection only
 
@@ -27,6 +30,13 @@ as a file in --spool.
            data), dot (final "." received, before the reply), quit
     ACTION: reset (RST), close (FIN), stall (never answer; the socket stays
            open until the peer gives up)
+  --faults N   only the first N sessions get the fault (default: every one);
+               later sessions behave, so a client's retry succeeds
+  --control FILE   read at the start of every session: when its text
+               changed, its "--at P --do A [--faults N] [--after-bytes N]"
+               (or nothing: no fault) replace the fault options, and the
+               count of --faults starts again — one partner for a whole
+               series of injections, no restart in between
 
 Every line in and out, and every event, is appended to --log ("C: …",
 "S: …", "* tls TLSv1.3", "* fault reset at data", "* stored FILE") so tests
@@ -39,7 +49,8 @@ p.add_argument('--listen', required=True)
 p.add_argument('--port', type=int, default=25)
 p.add_argument('--host', default='mx.hostile.test')
 p.add_argument('--mode', default='normal',
-               choices=['normal', 'nostarttls', 'inject', 'inject-pre', 'notls', 'starttls-once'])
+               choices=['normal', 'nostarttls', 'inject', 'inject-pre', 'inject-late', 'notls',
+                        'starttls-once'])
 p.add_argument('--cert', help='PEM with key and chain')
 p.add_argument('--tls-max', choices=['1.2', '1.3'])
 p.add_argument('--user', default='smtplock')
@@ -48,12 +59,47 @@ p.add_argument('--inject', default='250 2.0.0 injected\r\n')
 p.add_argument('--at')
 p.add_argument('--do', choices=['reset', 'close', 'stall'], default='reset')
 p.add_argument('--after-bytes', type=int, default=0)
+p.add_argument('--faults', type=int, default=0)
+p.add_argument('--control')
 p.add_argument('--spool', required=True)
 p.add_argument('--log', required=True)
 a = p.parse_args()
 
 lock = threading.Lock()
 sessions = [0]
+
+
+class FaultCfg:
+    def __init__(self, at, do, faults, after):
+        self.at, self.do, self.faults, self.after = at, do, faults, after
+        self.n = 0              # sessions since this configuration
+
+
+fcfg = FaultCfg(a.at, a.do, a.faults, a.after_bytes)
+control_text = [None]
+
+
+def fault_cfg():
+    """the fault configuration for a new session, and whether it applies"""
+    global fcfg
+    with lock:
+        if a.control:
+            try:
+                with open(a.control) as f:
+                    text = f.read()
+            except OSError:
+                text = ''
+            if text != control_text[0]:
+                control_text[0] = text
+                q = argparse.ArgumentParser()
+                q.add_argument('--at')
+                q.add_argument('--do', choices=['reset', 'close', 'stall'], default='reset')
+                q.add_argument('--faults', type=int, default=0)
+                q.add_argument('--after-bytes', type=int, default=0)
+                c = q.parse_args(text.split())
+                fcfg = FaultCfg(c.at, c.do, c.faults, c.after_bytes)
+        fcfg.n += 1
+        return fcfg, fcfg.faults <= 0 or fcfg.n <= fcfg.faults
 
 
 def log(sid, s):
@@ -67,19 +113,20 @@ class Fault(Exception):
 
 class Session:
     def __init__(self, sock, sid):
-        self.s, self.sid, self.buf, self.tls = sock, sid, b'', False
+        self.s, self.sid, self.buf, self.pos, self.tls = sock, sid, b'', 0, False
+        self.cfg, self.faulty = fault_cfg()
 
     def fault(self, point):
-        if a.at != point:
+        if self.cfg.at != point or not self.faulty:
             return
-        log(self.sid, f'* fault {a.do} at {point}')
-        if a.do == 'stall':
+        log(self.sid, f'* fault {self.cfg.do} at {point}')
+        if self.cfg.do == 'stall':
             try:
                 while self.s.recv(4096):
                     pass
             except OSError:
                 pass
-        elif a.do == 'reset':
+        elif self.cfg.do == 'reset':
             # SO_LINGER 0: close() sends RST (on an SSLSocket too, and
             # without a close_notify alert).
             self.s.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack('ii', 1, 0))
@@ -90,15 +137,21 @@ class Session:
             log(self.sid, 'S: ' + line)
         self.s.sendall(text.encode() if isinstance(text, str) else text)
 
-    def line(self):
-        while b'\n' not in self.buf:
+    def line(self, quiet=False):
+        while True:
+            i = self.buf.find(b'\n', self.pos)
+            if i >= 0:
+                break
             d = self.s.recv(65536)
             if not d:
                 raise EOFError()
-            self.buf += d
-        l, self.buf = self.buf.split(b'\n', 1)
+            self.buf = self.buf[self.pos:] + d
+            self.pos = 0
+        l = self.buf[self.pos:i]
+        self.pos = i + 1
         l = l.rstrip(b'\r').decode('latin-1')
-        log(self.sid, 'C: ' + l)
+        if not quiet:           # message lines are counted, not logged
+            log(self.sid, 'C: ' + l)
         return l
 
     def ehlo(self, offer_tls):
@@ -119,13 +172,16 @@ class Session:
             self.send('220 2.0.0 Ready to start TLS\r\n' + a.inject)
         else:
             self.send('220 2.0.0 Ready to start TLS\r\n')
+        if a.mode == 'inject-late':
+            time.sleep(0.2)
+            self.send(a.inject)
         if a.mode == 'notls':
             log(self.sid, '* notls: holding')
             while self.s.recv(4096):
                 pass
             raise EOFError()
-        self.buf = b''          # nothing read before the handshake counts
-        if a.at == 'tls':
+        self.buf, self.pos = b'', 0     # nothing read before the handshake counts
+        if self.cfg.at == 'tls' and self.faulty:
             self.s.recv(5, socket.MSG_PEEK)
             self.fault('tls')
         ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
@@ -166,19 +222,21 @@ class Session:
         self.send('354 End data with <CR><LF>.<CR><LF>\r\n')
         body, n = [], 0
         while True:
-            l = self.line()
+            l = self.line(quiet=True)
             if l == '.':
                 break
             body.append(l[1:] if l.startswith('.') else l)
             n += len(l) + 2
-            if a.at == 'body' and n >= a.after_bytes:
+            if self.cfg.at == 'body' and n >= self.cfg.after:
                 self.fault('body')
+        log(self.sid, f'* data {len(body)} lines {n} bytes')
         self.fault('dot')
         name = os.path.join(a.spool, f'{time.time_ns()}.{self.sid}.eml')
         with open(name + '.tmp', 'w', encoding='latin-1') as f:
             f.write('\n'.join(body) + '\n')
         os.rename(name + '.tmp', name)
         log(self.sid, f'* stored {name}')
+        self.fault('stored')
         self.send('250 2.0.0 Ok: queued\r\n')
 
     def run(self):
