@@ -367,16 +367,6 @@ static void sl_refuse_log(uint64_t session, bool inbound, const char *domain, co
 	       inbound ? "refused" : "deferred", why);
 }
 
-static void sl_sockaddr_str(const struct sockaddr *sa, socklen_t len, char *buf, size_t n)
-{
-	struct sl_tuple_key k;
-
-	if (sl_tuple_key_from_sockaddr(sa, len, &k) == 0)
-		sl_format_addr_port(k.addr, k.port, buf, n);
-	else
-		snprintf(buf, n, "-");
-}
-
 static size_t sl_partner_index(const struct sl_policy *p, const struct sl_partner *pt)
 {
 	return (size_t)(pt - p->partners);
@@ -507,7 +497,7 @@ void sl_outbound_accept(struct sl_daemon *d, uint64_t session, int fd,
 	if (!s) {
 		char ps[80];
 
-		sl_sockaddr_str(peer, peer_len, ps, sizeof(ps));
+		sl_sockaddr_format(peer, true, ps, sizeof(ps));
 		sl_refuse_log(session, false, p->domain, ps, why);
 		snprintf(line, sizeof(line), "421 4.3.2 smtplock: %s, try again later\r\n", why);
 		sl_reply_close(fd, line);
@@ -611,7 +601,7 @@ void sl_inbound_accept(struct sl_daemon *d, uint64_t session, int fd,
 	if (!s) {
 		char ps[80], line[200];
 
-		sl_sockaddr_str(peer, peer_len, ps, sizeof(ps));
+		sl_sockaddr_format(peer, true, ps, sizeof(ps));
 		sl_refuse_log(session, true, p->domain, ps, why);
 		snprintf(line, sizeof(line), "421 4.3.2 smtplock: %s, try again later\r\n", why);
 		sl_reply_close(fd, line);
