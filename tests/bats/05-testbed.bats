@@ -76,11 +76,7 @@ setup_file() {
 }
 
 teardown_file() {
-	sl_pf_cleanup
-	sl_dns_stop
-	sl_kill_bg
-	sl_net_down
-	sl_cg_down
+	sl_pf_world_down
 }
 
 setup() {

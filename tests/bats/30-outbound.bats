@@ -68,24 +68,18 @@ setup_file() {
 	cp "/etc/netns/$NS_H/resolv.conf" "$TF/resolv.conf"
 	sl_ob_policy "$TF/policy.yaml"
 	# One controller for the whole file; daemon.bash keeps its log in $T.
-	T=$TF sl_daemon_start "$TF/policy.yaml"
-	echo "$SL_DAEMON_PID" >"$TF/daemon.pid"
+	sl_file_daemon_start "$TF/policy.yaml"
 }
 
 teardown_file() {
-	SL_DAEMON_PID=$(cat "$TF/daemon.pid" 2>/dev/null) sl_daemon_stop
+	sl_file_daemon_stop
 	sl_hostile_stop inject
-	sl_pf_cleanup
-	sl_dns_stop
-	sl_kill_bg
-	rm -rf "$SL_PIN"
-	sl_net_down
-	sl_cg_down
+	sl_pf_world_down
 }
 
 setup() {
 	sl_tmp
-	SL_DAEMON_PID=$(cat "$TF/daemon.pid")
+	sl_file_daemon
 	sl_pf_purge snd
 }
 

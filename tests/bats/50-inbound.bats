@@ -62,23 +62,17 @@ setup_file() {
 	HASH=$(printf '%s\n' "$PASS_IN" | "$SL" passwd --sha512)
 	export HASH
 	in_policy "$TF/policy.yaml"
-	T=$TF sl_daemon_start "$TF/policy.yaml"
-	echo "$SL_DAEMON_PID" >"$TF/daemon.pid"
+	sl_file_daemon_start "$TF/policy.yaml"
 }
 
 teardown_file() {
-	SL_DAEMON_PID=$(cat "$TF/daemon.pid" 2>/dev/null) sl_daemon_stop
-	sl_pf_cleanup
-	sl_dns_stop
-	sl_kill_bg
-	rm -rf "$SL_PIN"
-	sl_net_down
-	sl_cg_down
+	sl_file_daemon_stop
+	sl_pf_world_down
 }
 
 setup() {
 	sl_tmp
-	SL_DAEMON_PID=$(cat "$TF/daemon.pid")
+	sl_file_daemon
 }
 
 teardown() {

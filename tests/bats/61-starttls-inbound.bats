@@ -57,22 +57,17 @@ setup_file() {
 	  cert: $SL_PKI/ours-tls.pem
 	  key: $SL_PKI/ours-tls.key
 	EOF
-	T=$TF sl_daemon_start "$TF/policy.yaml"
-	echo "$SL_DAEMON_PID" >"$TF/daemon.pid"
+	sl_file_daemon_start "$TF/policy.yaml"
 }
 
 teardown_file() {
-	SL_DAEMON_PID=$(cat "$TF/daemon.pid" 2>/dev/null) sl_daemon_stop
-	sl_pf_cleanup
-	sl_kill_bg
-	rm -rf "$SL_PIN"
-	sl_net_down
-	sl_cg_down
+	sl_file_daemon_stop
+	sl_pf_world_down
 }
 
 setup() {
 	sl_tmp
-	SL_DAEMON_PID=$(cat "$TF/daemon.pid")
+	sl_file_daemon
 	# The backend leg (controller → our Postfix) and the partner's wire.
 	sl_capture_start "$NS_H" lo "$T/backend.pcap" 'tcp port 10027'
 	BACKEND_CAP=$SL_CAPTURE_PID

@@ -58,12 +58,7 @@ setup_file() {
 
 teardown_file() {
 	rm -rf "$(cat "$TF/etc.path" 2>/dev/null)"
-	sl_pf_cleanup
-	sl_dns_stop
-	sl_kill_bg
-	rm -rf "$SL_PIN"
-	sl_net_down
-	sl_cg_down
+	sl_pf_world_down
 }
 
 setup() {

@@ -61,6 +61,22 @@ sl_daemon_start() {
 	fi
 }
 
+# One controller for a whole bats file: started in setup_file (its log in
+# $TF), found again by each test's setup, stopped in teardown_file.
+sl_file_daemon_start() {
+	T=$TF sl_daemon_start "$@" || return 1
+	echo "$SL_DAEMON_PID" >"$TF/daemon.pid"
+}
+
+sl_file_daemon() {
+	SL_DAEMON_PID=$(cat "$TF/daemon.pid" 2>/dev/null)
+}
+
+sl_file_daemon_stop() {
+	sl_file_daemon
+	sl_daemon_stop
+}
+
 sl_daemon_alive() {
 	[ -n "${SL_DAEMON_PID:-}" ] && ! sl_gone "$SL_DAEMON_PID"
 }

@@ -38,12 +38,11 @@ setup_file() {
 	echo $! >>"$SL_BG_FILE"
 	wait_until 10 grep -q ready "$TF/partner.out"
 	policy "$TF/policy.yaml" $((HELD + SLOW + PER_SRC + 50))
-	T=$TF sl_daemon_start "$TF/policy.yaml"
-	echo "$SL_DAEMON_PID" >"$TF/daemon.pid"
+	sl_file_daemon_start "$TF/policy.yaml"
 }
 
 teardown_file() {
-	SL_DAEMON_PID=$(cat "$TF/daemon.pid" 2>/dev/null) sl_daemon_stop
+	sl_file_daemon_stop
 	sl_kill_bg
 	rm -rf "$SL_PIN"
 	sl_net_down
@@ -51,7 +50,7 @@ teardown_file() {
 }
 
 setup() {
-	SL_DAEMON_PID=$(cat "$TF/daemon.pid")
+	sl_file_daemon
 }
 
 # policy FILE MAX_SESSIONS [MAX_PER_SOURCE]

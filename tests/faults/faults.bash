@@ -102,12 +102,7 @@ fl_world_down() {
 	SL_CAPTURE_PID=$(cat "$TF/capture.pid" 2>/dev/null) sl_capture_stop
 	fl_ctl_stop
 	sl_hostile_stop hostile
-	sl_pf_cleanup
-	sl_dns_stop
-	sl_kill_bg
-	rm -rf "$SL_PIN"
-	sl_net_down
-	sl_cg_down
+	sl_pf_world_down
 }
 
 # fl_policy FILE [EXTRA]: ntsol.test (Postfix) and hostile.test (scripted),

@@ -605,6 +605,18 @@ sl_pf_cleanup() {
 	SL_PF_ROOT=
 }
 
+# sl_pf_world_down: the teardown_file of a world of Postfix instances,
+# DNS and the controller's kernel side: every Postfix, dnsmasq, the
+# background processes, the pins, the namespaces, the cgroup.
+sl_pf_world_down() {
+	sl_pf_cleanup
+	sl_dns_stop
+	sl_kill_bg
+	rm -rf "$SL_PIN"
+	sl_net_down
+	sl_cg_down
+}
+
 # ---- sending -----------------------------------------------------------------
 # _sl_pf_payload SIZE: path of a cached body of about SIZE bytes (base64
 # lines of 76 characters, so no line is a lone ".").
