@@ -478,6 +478,30 @@ static void sl_tlsa_done(void *arg)
 	free(w);
 }
 
+/* A new session for a connection the caps admit; otherwise the client is
+ * told 421 4.3.2 (it retries later), the refusal logged, and NULL. */
+static struct sl_sess *sl_sess_admit(struct sl_daemon *d, uint64_t session, bool inbound, int fd,
+				     const struct sl_partner *p, const struct sockaddr *peer,
+				     socklen_t peer_len)
+{
+	const char *why = "out of memory";
+	struct sl_sess *s = NULL;
+	struct sl_src *src;
+	char ps[80], line[200];
+
+	src = sl_sessions_admit(d, peer, peer_len, &why);
+	if (src)
+		s = sl_sess_new(d, session, inbound, src);
+	if (s)
+		return s;
+	sl_sockaddr_format(peer, true, ps, sizeof(ps));
+	sl_refuse_log(session, inbound, p->domain, ps, why);
+	snprintf(line, sizeof(line), "421 4.3.2 smtplock: %s, try again later\r\n", why);
+	sl_reply_close(fd, line);
+	sl_src_drop(src);	/* made for this connection only */
+	return NULL;
+}
+
 void sl_outbound_accept(struct sl_daemon *d, uint64_t session, int fd,
 			const struct sockaddr *peer, socklen_t peer_len,
 			const struct sl_orig *orig, const struct sl_partner *p,
@@ -485,25 +509,12 @@ void sl_outbound_accept(struct sl_daemon *d, uint64_t session, int fd,
 {
 	struct sl_outbound_params prm = { .id = session, .mta_fd = fd, .partner = p };
 	struct sl_session_rt *rt;
-	struct sl_sess *s = NULL;
-	struct sl_src *src;
-	const char *why = "out of memory";
-	char line[200];
+	struct sl_sess *s;
 	size_t idx;
 
-	src = sl_sessions_admit(d, peer, peer_len, &why);
-	if (src)
-		s = sl_sess_new(d, session, false, src);
-	if (!s) {
-		char ps[80];
-
-		sl_sockaddr_format(peer, true, ps, sizeof(ps));
-		sl_refuse_log(session, false, p->domain, ps, why);
-		snprintf(line, sizeof(line), "421 4.3.2 smtplock: %s, try again later\r\n", why);
-		sl_reply_close(fd, line);
-		sl_src_drop(src);	/* made for this connection only */
+	s = sl_sess_admit(d, session, false, fd, p, peer, peer_len);
+	if (!s)
 		return;
-	}
 	rt = s->ref->rt;
 	idx = sl_partner_index(s->ref->policy, p);
 	if (!rt || idx >= rt->n || !rt->client[idx]) {
@@ -581,9 +592,7 @@ void sl_inbound_accept(struct sl_daemon *d, uint64_t session, int fd,
 	struct sl_inbound_env env;
 	struct sockaddr_storage *backend;
 	struct sl_session_rt *rt;
-	struct sl_sess *s = NULL;
-	struct sl_src *src;
-	const char *why = "out of memory";
+	struct sl_sess *s;
 	socklen_t blen, llen = sizeof(prm.local);
 	size_t idx;
 	int r;
@@ -595,19 +604,9 @@ void sl_inbound_accept(struct sl_daemon *d, uint64_t session, int fd,
 		sl_reply_close(fd, "421 4.3.0 smtplock: try again later\r\n");
 		return;
 	}
-	src = sl_sessions_admit(d, peer, peer_len, &why);
-	if (src)
-		s = sl_sess_new(d, session, true, src);
-	if (!s) {
-		char ps[80], line[200];
-
-		sl_sockaddr_format(peer, true, ps, sizeof(ps));
-		sl_refuse_log(session, true, p->domain, ps, why);
-		snprintf(line, sizeof(line), "421 4.3.2 smtplock: %s, try again later\r\n", why);
-		sl_reply_close(fd, line);
-		sl_src_drop(src);	/* made for this connection only */
+	s = sl_sess_admit(d, session, true, fd, p, peer, peer_len);
+	if (!s)
 		return;
-	}
 	rt = s->ref->rt;
 	idx = sl_partner_index(s->ref->policy, p);
 	if (!rt || idx >= rt->n || !rt->server[idx]) {
