@@ -192,13 +192,17 @@ run: deps
 	$(Q)$(MAKE) --no-print-directory all
 	$(BIN) run -c $(POLICY) --foreground
 
+# make fuzz FUZZ_SECONDS=N (per harness), make faults FAULT_ROUNDS=N
+FUZZ_SECONDS ?= 300
+FAULT_ROUNDS ?= 6
+
 fuzz: deps
 	$(Q)$(MAKE) --no-print-directory fuzzers
-	$(Q)./tests/fuzz/run.sh long
+	$(Q)./tests/fuzz/run.sh long $(FUZZ_SECONDS)
 
 faults: deps
 	$(Q)$(MAKE) --no-print-directory all
-	$(Q)./tests/faults/run.sh long
+	$(Q)./tests/faults/run.sh long $(FAULT_ROUNDS)
 
 bench: deps
 	$(Q)$(MAKE) --no-print-directory all
