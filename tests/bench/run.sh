@@ -20,7 +20,7 @@ cd "$(dirname "$0")/../.."
 ROOT=$PWD
 
 # In order: the cheap kernel-half figures first, the long end-to-end run last.
-ALL=(bpf_overhead datapath postfix_native)
+ALL=(bpf_overhead datapath load postfix_native)
 
 if [ -z "${SLT_ID:-}" ]; then
 	SLT_ID=$(( 0x$(printf '%s' "$ROOT" | sha256sum | cut -c1-4) % 200 + 20 ))
