@@ -643,24 +643,21 @@ static void sl_in_tls_step(struct sl_inbound *s)
 	char reason[SL_TLS_REASON_MAX];
 	const char *verified;
 	X509 *cert;
-	int r = SSL_accept(s->ssl);
+	uint32_t want;
+	int r = sl_tls_handshake(s->ssl, &want);
 
-	if (r != 1) {
-		int e = SSL_get_error(s->ssl, r);
-
-		if (e == SSL_ERROR_WANT_READ || e == SSL_ERROR_WANT_WRITE) {
-			sl_loop_mod(s->env.loop, &s->pio,
-				    e == SSL_ERROR_WANT_READ ? EPOLLIN : EPOLLOUT);
-			return;
-		}
+	if (r == 0) {
+		sl_loop_mod(s->env.loop, &s->pio, want);
+		return;
+	}
+	if (r < 0) {
 		sl_tls_failure_reason(s->ssl, s->p.tls, &s->obs, reason, sizeof(reason));
 		snprintf(s->res.reason, sizeof(s->res.reason), "TLS: %.240s", reason);
 		sl_in_finish(s, "refused");
 		return;
 	}
 	s->tls_up = true;
-	snprintf(s->res.tls, sizeof(s->res.tls), "%s", SSL_get_version(s->ssl));
-	snprintf(s->res.cipher, sizeof(s->res.cipher), "%s", SSL_get_cipher_name(s->ssl));
+	sl_tls_describe(s->ssl, s->res.tls, sizeof(s->res.tls), s->res.cipher, sizeof(s->res.cipher));
 	cert = SSL_get0_peer_certificate(s->ssl);
 	if (cert) {
 		X509_NAME_oneline(X509_get_subject_name(cert), s->res.cert, sizeof(s->res.cert));

@@ -819,16 +819,14 @@ static void sl_ob_tls_handshake(struct sl_outbound *s)
 {
 	char reason[SL_TLS_REASON_MAX];
 	const char *verified = "none";
-	int r = SSL_connect(s->ssl);
+	uint32_t want;
+	int r = sl_tls_handshake(s->ssl, &want);
 
-	if (r != 1) {
-		int e = SSL_get_error(s->ssl, r);
-
-		if (e == SSL_ERROR_WANT_READ || e == SSL_ERROR_WANT_WRITE) {
-			sl_loop_mod(s->env.loop, &s->pio,
-				    e == SSL_ERROR_WANT_READ ? EPOLLIN : EPOLLOUT);
-			return;
-		}
+	if (r == 0) {
+		sl_loop_mod(s->env.loop, &s->pio, want);
+		return;
+	}
+	if (r < 0) {
 		sl_tls_failure_reason(s->ssl, s->p.tls, &s->obs, reason, sizeof(reason));
 		s->res.verify = "fail";
 		if (s->testing && !s->plain_retry) {
@@ -852,8 +850,7 @@ static void sl_ob_tls_handshake(struct sl_outbound *s)
 		return;
 	}
 	s->tls_up = true;
-	snprintf(s->res.tls, sizeof(s->res.tls), "%s", SSL_get_version(s->ssl));
-	snprintf(s->res.cipher, sizeof(s->res.cipher), "%s", SSL_get_cipher_name(s->ssl));
+	sl_tls_describe(s->ssl, s->res.tls, sizeof(s->res.tls), s->res.cipher, sizeof(s->res.cipher));
 	sl_ob_step(s, "tls", "%s %s", s->res.tls, s->res.cipher);
 	if (s->p.tls->verify == SL_VERIFY_DANE && !s->p.tlsa_secure) {
 		/* Never reached with a lenient context: DANE without DNSSEC is

@@ -7,6 +7,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/epoll.h>
 
 #include <openssl/err.h>
 #include <openssl/evp.h>
@@ -397,6 +398,26 @@ static const char *sl_tls_alert_name(int desc)
 	case 120: return "no application protocol";
 	default: return SSL_alert_desc_string_long(desc);
 	}
+}
+
+int sl_tls_handshake(SSL *ssl, uint32_t *want)
+{
+	int r = SSL_do_handshake(ssl), e;
+
+	if (r == 1)
+		return 1;
+	e = SSL_get_error(ssl, r);
+	if (e == SSL_ERROR_WANT_READ || e == SSL_ERROR_WANT_WRITE) {
+		*want = e == SSL_ERROR_WANT_READ ? EPOLLIN : EPOLLOUT;
+		return 0;
+	}
+	return -1;
+}
+
+void sl_tls_describe(SSL *ssl, char *version, size_t vlen, char *cipher, size_t clen)
+{
+	snprintf(version, vlen, "%s", SSL_get_version(ssl));
+	snprintf(cipher, clen, "%s", SSL_get_cipher_name(ssl));
 }
 
 void sl_tls_failure_reason(SSL *ssl, const struct sl_tls_ctx *c,

@@ -104,8 +104,18 @@ int sl_tls_server_new(const struct sl_tls_ctx *c, int fd, struct sl_tls_obs *obs
 		      SSL **ret, char *reason, size_t len);
 
 /*
- * After SSL_connect/SSL_accept failed with SSL_ERROR_SSL or
- * SSL_ERROR_SYSCALL: the reason in words.  Drains the error queue.
+ * One step of the handshake of an SSL made by sl_tls_{client,server}_new
+ * on a non-blocking socket: 1 = done, 0 = in progress (*want: EPOLLIN or
+ * EPOLLOUT, what to wait for), -1 = failed (sl_tls_failure_reason says why).
+ */
+int sl_tls_handshake(SSL *ssl, uint32_t *want);
+
+/* After the handshake: the version and cipher, for logs and results. */
+void sl_tls_describe(SSL *ssl, char *version, size_t vlen, char *cipher, size_t clen);
+
+/*
+ * After sl_tls_handshake failed: the reason in words.  Drains the error
+ * queue.
  */
 void sl_tls_failure_reason(SSL *ssl, const struct sl_tls_ctx *c,
 			   const struct sl_tls_obs *obs, char *reason, size_t len);
