@@ -56,7 +56,13 @@ struct peer {
 	size_t from;		/* writer: the stream starts at this offset */
 	bool ok;		/* reader: all bytes as written, then EOF */
 	size_t got;
+	bool hold;		/* reader: read nothing until the pump waited for out */
 };
+
+/* Set by drive() when the pump reports SL_PUMP_WAIT_OUT: a reader that
+ * holds until then makes back-pressure certain instead of a matter of
+ * which thread the scheduler runs first. */
+static int out_waited;
 
 static void *writer(void *arg)
 {
@@ -87,6 +93,10 @@ static void *reader(void *arg)
 	bool same = true;
 	ssize_t r;
 
+	/* At most 5 s: a pump that never waits fails the back-pressure test,
+	 * not the whole run. */
+	for (int i = 0; p->hold && i < 5000 && !__atomic_load_n(&out_waited, __ATOMIC_ACQUIRE); i++)
+		usleep(1000);
 	while ((r = read(p->fd, buf, sizeof(buf))) > 0) {
 		for (ssize_t i = 0; i < r; i++)
 			same &= buf[i] == pattern(p->got + (size_t)i);
@@ -118,6 +128,8 @@ static int drive(struct sl_pump *p, size_t budget, int seen[5])
 			max_moved = p->moved;
 		if (st > 0 && st <= 4)
 			seen[st]++;
+		if (st == SL_PUMP_WAIT_OUT)
+			__atomic_store_n(&out_waited, 1, __ATOMIC_RELEASE);
 		if (st == SL_PUMP_DONE || st < 0)
 			return st;
 	}
@@ -157,7 +169,8 @@ static void t_relay(const struct relay_case *c)
 		    "%s: socket pairs", c->name))
 		return;
 	w = (struct peer){ .fd = a[0], .n = c->bytes, .from = c->pushed };
-	rd = (struct peer){ .fd = b[1], .n = c->bytes };
+	rd = (struct peer){ .fd = b[1], .n = c->bytes, .hold = c->bufsize != 0 };
+	__atomic_store_n(&out_waited, 0, __ATOMIC_RELEASE);
 	fcntl(a[1], F_SETFL, O_NONBLOCK);
 	fcntl(b[0], F_SETFL, O_NONBLOCK);
 	tap_int(sl_pump_init(&p, a[1], b[0], c->mode, 0, 0), 0, "%s: init", c->name);
