@@ -3,6 +3,7 @@
  * admin.c — shared by the administrator's commands (admin.h).
  */
 #include <errno.h>
+#include <getopt.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -95,6 +96,48 @@ static void sl_admin_salvage(struct sl_admin *a)
 	free(top_key);
 	yaml_parser_delete(&parser);
 	fclose(f);
+}
+
+#define SL_ADMIN_MAX_FLAGS 4
+
+int sl_admin_getopt(const char *cmd, int argc, char **argv, const struct sl_admin_flag *flags,
+		    const char **policy_path, const char **socket)
+{
+	struct option opts[SL_ADMIN_MAX_FLAGS + 3] = {
+		{ "config", required_argument, NULL, 'c' },
+		{ "socket", required_argument, NULL, 's' },
+	};
+	char optstr[2 * SL_ADMIN_MAX_FLAGS + 8] = "c:s:";
+	size_t n = 0, o = strlen(optstr);
+	int c;
+
+	for (; flags && flags[n].name && n < SL_ADMIN_MAX_FLAGS; n++) {
+		opts[2 + n] = (struct option){ flags[n].name, no_argument, NULL, flags[n].c };
+		optstr[o++] = flags[n].c;
+	}
+	optind = 1;
+	opterr = 0;
+	while ((c = getopt_long(argc, argv, optstr, opts, NULL)) != -1) {
+		size_t i;
+
+		if (c == 'c') {
+			*policy_path = optarg;
+			continue;
+		}
+		if (c == 's') {
+			*socket = optarg;
+			continue;
+		}
+		for (i = 0; i < n && flags[i].c != c; i++)
+			;
+		if (i == n)
+			return sl_usage_error(cmd, "unknown option or missing value '%s'",
+					      argv[optind - 1]);
+		*flags[i].set = true;
+	}
+	if (optind != argc)
+		return sl_usage_error(cmd, "unexpected argument '%s'", argv[optind]);
+	return SL_EXIT_OK;
 }
 
 void sl_admin_init(struct sl_admin *a, const char *cmd, const char *policy_path,

@@ -27,6 +27,22 @@ struct sl_admin {
 	char *salvaged_pin_path;
 };
 
+/* A flag of one admin command besides -c and --socket: --name or -c
+ * sets *set. */
+struct sl_admin_flag {
+	const char *name;
+	char c;
+	bool *set;
+};
+
+/*
+ * The command line of status, stats, reload, unload: -c FILE, --socket
+ * PATH and the command's flags (a list ended by a NULL name), no
+ * positional argument.  SL_EXIT_OK or the usage error's exit code.
+ */
+int sl_admin_getopt(const char *cmd, int argc, char **argv, const struct sl_admin_flag *flags,
+		    const char **policy_path, const char **socket);
+
 /* Load the policy quietly (its errors stay in a->diags). */
 void sl_admin_init(struct sl_admin *a, const char *cmd, const char *policy_path,
 		   const char *socket);

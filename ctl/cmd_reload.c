@@ -5,7 +5,6 @@
  * runs).  Atomic: a policy with errors changes nothing, and its
  * FILE:LINE:COL errors come back here through the control socket.
  */
-#include <getopt.h>
 #include <stdio.h>
 #include <string.h>
 
@@ -42,32 +41,13 @@ int sl_admin_reload(const struct sl_admin *a, bool quiet_if_down)
 
 int cmd_reload(int argc, char **argv)
 {
-	static const struct option opts[] = {
-		{ "config", required_argument, NULL, 'c' },
-		{ "socket", required_argument, NULL, 's' },
-		{ NULL, 0, NULL, 0 },
-	};
 	const char *policy = NULL, *sock = NULL;
 	struct sl_admin a;
 	int c, r;
 
-	optind = 1;
-	opterr = 0;
-	while ((c = getopt_long(argc, argv, "c:s:", opts, NULL)) != -1) {
-		switch (c) {
-		case 'c':
-			policy = optarg;
-			break;
-		case 's':
-			sock = optarg;
-			break;
-		default:
-			return sl_usage_error("reload", "unknown option or missing value '%s'",
-					      argv[optind - 1]);
-		}
-	}
-	if (optind != argc)
-		return sl_usage_error("reload", "unexpected argument '%s'", argv[optind]);
+	c = sl_admin_getopt("reload", argc, argv, NULL, &policy, &sock);
+	if (c != SL_EXIT_OK)
+		return c;
 	sl_admin_init(&a, "reload", policy, sock);
 	r = sl_admin_reload(&a, false);
 	sl_admin_done(&a);

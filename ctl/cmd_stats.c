@@ -5,7 +5,6 @@
  * --prometheus writes the text exposition format for node_exporter's
  * textfile collector (metric names smtplock_*).
  */
-#include <getopt.h>
 #include <stdio.h>
 #include <string.h>
 
@@ -41,42 +40,18 @@ static void sl_stats_text(const json_t *doc)
 
 int cmd_stats(int argc, char **argv)
 {
-	static const struct option opts[] = {
-		{ "prometheus", no_argument, NULL, 'p' },
-		{ "json", no_argument, NULL, 'j' },
-		{ "config", required_argument, NULL, 'c' },
-		{ "socket", required_argument, NULL, 's' },
-		{ NULL, 0, NULL, 0 },
-	};
 	const char *policy = NULL, *sock = NULL;
 	bool prom = false, json = false;
 	struct sl_admin a;
 	json_t *doc;
 	int c, code = 0;
+	const struct sl_admin_flag flags[] = {
+		{ "prometheus", 'p', &prom }, { "json", 'j', &json }, { NULL, 0, NULL }
+	};
 
-	optind = 1;
-	opterr = 0;
-	while ((c = getopt_long(argc, argv, "pjc:s:", opts, NULL)) != -1) {
-		switch (c) {
-		case 'p':
-			prom = true;
-			break;
-		case 'j':
-			json = true;
-			break;
-		case 'c':
-			policy = optarg;
-			break;
-		case 's':
-			sock = optarg;
-			break;
-		default:
-			return sl_usage_error("stats", "unknown option or missing value '%s'",
-					      argv[optind - 1]);
-		}
-	}
-	if (optind != argc)
-		return sl_usage_error("stats", "unexpected argument '%s'", argv[optind]);
+	c = sl_admin_getopt("stats", argc, argv, flags, &policy, &sock);
+	if (c != SL_EXIT_OK)
+		return c;
 	if (prom && json)
 		return sl_usage_error("stats", "--prometheus and --json exclude each other");
 	sl_admin_init(&a, "stats", policy, sock);

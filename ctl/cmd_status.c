@@ -9,7 +9,6 @@
  *
  * Exit 0 healthy, 1 degraded, 2 not enforcing (status.h has the rule).
  */
-#include <getopt.h>
 #include <stdio.h>
 #include <string.h>
 
@@ -159,39 +158,17 @@ static void sl_print_health(const json_t *doc)
 
 int cmd_status(int argc, char **argv)
 {
-	static const struct option opts[] = {
-		{ "json", no_argument, NULL, 'j' },
-		{ "config", required_argument, NULL, 'c' },
-		{ "socket", required_argument, NULL, 's' },
-		{ NULL, 0, NULL, 0 },
-	};
 	const char *policy = NULL, *sock = NULL;
 	struct sl_admin a;
 	bool json = false;
 	json_t *doc, *p;
 	int c, code = 2;
 	size_t i;
+	const struct sl_admin_flag flags[] = { { "json", 'j', &json }, { NULL, 0, NULL } };
 
-	optind = 1;
-	opterr = 0;
-	while ((c = getopt_long(argc, argv, "jc:s:", opts, NULL)) != -1) {
-		switch (c) {
-		case 'j':
-			json = true;
-			break;
-		case 'c':
-			policy = optarg;
-			break;
-		case 's':
-			sock = optarg;
-			break;
-		default:
-			return sl_usage_error("status", "unknown option or missing value '%s'",
-					      argv[optind - 1]);
-		}
-	}
-	if (optind != argc)
-		return sl_usage_error("status", "unexpected argument '%s'", argv[optind]);
+	c = sl_admin_getopt("status", argc, argv, flags, &policy, &sock);
+	if (c != SL_EXIT_OK)
+		return c;
 	sl_admin_init(&a, "status", policy, sock);
 	doc = sl_admin_status(&a, &code);
 	sl_admin_done(&a);

@@ -6,7 +6,6 @@
  * on a terminal; without a terminal it needs --yes.
  */
 #include <errno.h>
-#include <getopt.h>
 #include <stdio.h>
 #include <string.h>
 #include <time.h>
@@ -47,39 +46,17 @@ static bool sl_wait_down(const struct sl_admin *a, int seconds)
 
 int cmd_unload(int argc, char **argv)
 {
-	static const struct option opts[] = {
-		{ "yes", no_argument, NULL, 'y' },
-		{ "config", required_argument, NULL, 'c' },
-		{ "socket", required_argument, NULL, 's' },
-		{ NULL, 0, NULL, 0 },
-	};
 	const char *policy = NULL, *sock = NULL, *pins;
 	bool yes = false;
 	struct sl_admin a;
 	json_t *reply = NULL;
 	unsigned removed = 0;
 	int c, r, rc = SL_EXIT_FAIL;
+	const struct sl_admin_flag flags[] = { { "yes", 'y', &yes }, { NULL, 0, NULL } };
 
-	optind = 1;
-	opterr = 0;
-	while ((c = getopt_long(argc, argv, "yc:s:", opts, NULL)) != -1) {
-		switch (c) {
-		case 'y':
-			yes = true;
-			break;
-		case 'c':
-			policy = optarg;
-			break;
-		case 's':
-			sock = optarg;
-			break;
-		default:
-			return sl_usage_error("unload", "unknown option or missing value '%s'",
-					      argv[optind - 1]);
-		}
-	}
-	if (optind != argc)
-		return sl_usage_error("unload", "unexpected argument '%s'", argv[optind]);
+	c = sl_admin_getopt("unload", argc, argv, flags, &policy, &sock);
+	if (c != SL_EXIT_OK)
+		return c;
 	sl_admin_init(&a, "unload", policy, sock);
 	pins = sl_admin_pin_path(&a);
 	fprintf(stderr,
