@@ -139,67 +139,91 @@ static void on_done(struct sl_relay *r, int err, void *arg)
 	sl_loop_stop(r->loop);
 }
 
+/*
+ * The TLS rig of the userspace-path tests: A = MTA side (sa[0] the
+ * relay's, sa[1] the MTA's), B = partner side (sb[0] the relay's TLS
+ * client, already handshaken, both non-blocking; sb[1] the partner's,
+ * with its server SSL, served by partner(arg) on a thread).
+ */
+struct rig {
+	SSL_CTX *cctx, *sctx;
+	SSL *cli, *srv_ssl;
+	int sa[2], sb[2];
+	pthread_t partner;
+	struct sl_loop *loop;
+};
+
+static void rig_up(struct rig *g, const char *name, void *(*partner)(void *), void *arg,
+		   int *partner_fd, SSL **partner_ssl, long mode)
+{
+	memset(g, 0, sizeof(*g));
+	g->cctx = SSL_CTX_new(TLS_client_method());
+	g->sctx = SSL_CTX_new(TLS_server_method());
+	SSL_CTX_use_certificate(g->sctx, srv.cert);
+	SSL_CTX_use_PrivateKey(g->sctx, srv.key);
+	socketpair(AF_UNIX, SOCK_STREAM, 0, g->sa);
+	socketpair(AF_UNIX, SOCK_STREAM, 0, g->sb);
+	g->srv_ssl = SSL_new(g->sctx);
+	SSL_set_fd(g->srv_ssl, g->sb[1]);
+	*partner_fd = g->sb[1];
+	*partner_ssl = g->srv_ssl;
+	pthread_create(&g->partner, NULL, partner, arg);
+	/* the controller's handshake, blocking here for brevity */
+	g->cli = SSL_new(g->cctx);
+	SSL_set_fd(g->cli, g->sb[0]);
+	tap_int(SSL_connect(g->cli), 1, "%s: handshake", name);
+	fcntl(g->sa[0], F_SETFL, O_NONBLOCK);
+	fcntl(g->sb[0], F_SETFL, O_NONBLOCK);
+	SSL_set_mode(g->cli, SSL_MODE_ENABLE_PARTIAL_WRITE | SSL_MODE_ACCEPT_MOVING_WRITE_BUFFER |
+		     mode);
+	sl_loop_new(0, &g->loop);
+}
+
+/* After the partner thread was joined and sa[0] closed. */
+static void rig_down(struct rig *g)
+{
+	SSL_free(g->cli);
+	SSL_free(g->srv_ssl);
+	SSL_CTX_free(g->cctx);
+	SSL_CTX_free(g->sctx);
+	close(g->sa[1]);
+	close(g->sb[0]);
+	close(g->sb[1]);
+	sl_loop_free(g->loop);
+	ERR_clear_error();
+}
+
 static void test_transfer(const char *name, size_t up, size_t down, const char *a_pre)
 {
-	struct sl_loop *loop = NULL;
-	SSL_CTX *cctx = SSL_CTX_new(TLS_client_method());
-	SSL_CTX *sctx = SSL_CTX_new(TLS_server_method());
 	struct peer ap = { .send_n = up, .seed = 7 }, bp = { .send_n = down, .seed = 11 };
-	struct sl_relay r;
+	size_t pre = a_pre ? strlen(a_pre) : 0;
 	struct result res = { 1, 0 };
-	pthread_t t1, t2, t3;
-	int sa[2], sb[2];
-	SSL *cli;
+	struct sl_relay r;
+	pthread_t t1, t2;
+	struct rig g;
 
-	SSL_CTX_use_certificate(sctx, srv.cert);
-	SSL_CTX_use_PrivateKey(sctx, srv.key);
-	socketpair(AF_UNIX, SOCK_STREAM, 0, sa);
-	socketpair(AF_UNIX, SOCK_STREAM, 0, sb);
-	ap.fd = sa[1];
-	bp.fd = sb[1];
-	bp.ssl = SSL_new(sctx);
-	SSL_set_fd(bp.ssl, sb[1]);
-	pthread_create(&t3, NULL, b_server, &bp);
-	/* the controller's handshake, blocking here for brevity */
-	cli = SSL_new(cctx);
-	SSL_set_fd(cli, sb[0]);
-	tap_int(SSL_connect(cli), 1, "%s: handshake", name);
-	fcntl(sa[0], F_SETFL, O_NONBLOCK);
-	fcntl(sb[0], F_SETFL, O_NONBLOCK);
-	SSL_set_mode(cli, SSL_MODE_ENABLE_PARTIAL_WRITE | SSL_MODE_ACCEPT_MOVING_WRITE_BUFFER);
-
-	sl_loop_new(0, &loop);
-	tap_int(sl_relay_start(&r, loop, SL_DATAPATH_USERSPACE, sa[0], sb[0], cli,
-			       a_pre, a_pre ? strlen(a_pre) : 0, NULL, 0, 5000, on_done, &res),
+	rig_up(&g, name, b_server, &bp, &bp.fd, &bp.ssl, 0);
+	ap.fd = g.sa[1];
+	tap_int(sl_relay_start(&r, g.loop, SL_DATAPATH_USERSPACE, g.sa[0], g.sb[0], g.cli,
+			       a_pre, pre, NULL, 0, 5000, on_done, &res),
 		0, "%s: relay started", name);
 	pthread_create(&t1, NULL, a_writer, &ap);
 	pthread_create(&t2, NULL, a_reader, &ap);
-	sl_loop_run(loop);
+	sl_loop_run(g.loop);
 	pthread_join(t1, NULL);
-	pthread_join(t3, NULL);
-	close(sa[0]);	/* the owner closes after done() */
+	pthread_join(g.partner, NULL);
+	close(g.sa[0]);	/* the owner closes after done() */
 	pthread_join(t2, NULL);
 
 	tap_int(res.calls, 1, "%s: done called once", name);
 	tap_int(res.err, 0, "%s: clean end (%s)", name, sl_relay_reason(&r));
-	tap_int((long long)bp.got_n, (long long)(up + (a_pre ? strlen(a_pre) : 0)),
-		"%s: partner got every byte", name);
+	tap_int((long long)bp.got_n, (long long)(up + pre), "%s: partner got every byte", name);
 	tap_ok(bp.got_h == expect_hash(a_pre, up, 7), "%s: partner bytes in order", name);
 	tap_int((long long)ap.got_n, (long long)down, "%s: MTA got every byte", name);
 	tap_ok(ap.got_h == expect_hash(NULL, down, 11), "%s: MTA bytes in order", name);
-	tap_int((long long)r.a2b.bytes, (long long)(up + (a_pre ? strlen(a_pre) : 0)),
-		"%s: up counter", name);
+	tap_int((long long)r.a2b.bytes, (long long)(up + pre), "%s: up counter", name);
 	tap_int((long long)r.b2a.bytes, (long long)down, "%s: down counter", name);
-
-	SSL_free(cli);
-	SSL_free(bp.ssl);
-	SSL_CTX_free(cctx);
-	SSL_CTX_free(sctx);
-	close(sa[1]);
-	close(sb[0]);
-	close(sb[1]);
-	sl_loop_free(loop);
-	ERR_clear_error();
+	rig_down(&g);
 }
 
 /*
@@ -317,56 +341,29 @@ static void *pp_partner(void *arg)
 
 static void test_pingpong(void)
 {
-	struct sl_loop *loop = NULL;
-	SSL_CTX *cctx = SSL_CTX_new(TLS_client_method());
-	SSL_CTX *sctx = SSL_CTX_new(TLS_server_method());
 	struct pp mta = { 0 }, partner = { 0 };
 	struct result res = { 1, 0 };
 	struct sl_relay r;
-	pthread_t t1, t2;
-	int sa[2], sb[2];
-	SSL *cli;
+	struct rig g;
+	pthread_t t1;
 
-	SSL_CTX_use_certificate(sctx, srv.cert);
-	SSL_CTX_use_PrivateKey(sctx, srv.key);
-	socketpair(AF_UNIX, SOCK_STREAM, 0, sa);
-	socketpair(AF_UNIX, SOCK_STREAM, 0, sb);
-	mta.fd = sa[1];
-	partner.fd = sb[1];
-	partner.ssl = SSL_new(sctx);
-	SSL_set_fd(partner.ssl, sb[1]);
-	pthread_create(&t2, NULL, pp_partner, &partner);
-	cli = SSL_new(cctx);
-	SSL_set_fd(cli, sb[0]);
-	tap_int(SSL_connect(cli), 1, "ping-pong: handshake");
-	fcntl(sa[0], F_SETFL, O_NONBLOCK);
-	fcntl(sb[0], F_SETFL, O_NONBLOCK);
-	SSL_set_mode(cli, SSL_MODE_ENABLE_PARTIAL_WRITE | SSL_MODE_ACCEPT_MOVING_WRITE_BUFFER |
-		     SSL_MODE_RELEASE_BUFFERS);
-
-	sl_loop_new(0, &loop);
-	tap_int(sl_relay_start(&r, loop, SL_DATAPATH_USERSPACE, sa[0], sb[0], cli, NULL, 0,
+	rig_up(&g, "ping-pong", pp_partner, &partner, &partner.fd, &partner.ssl,
+	       SSL_MODE_RELEASE_BUFFERS);
+	mta.fd = g.sa[1];
+	tap_int(sl_relay_start(&r, g.loop, SL_DATAPATH_USERSPACE, g.sa[0], g.sb[0], g.cli, NULL, 0,
 			       NULL, 0, 5000, on_done, &res), 0, "ping-pong: relay started");
 	pthread_create(&t1, NULL, pp_mta, &mta);
-	sl_loop_run(loop);
-	close(sa[0]);
-	close(sb[0]);	/* a stalled relay ended by its timer: unblock the peers */
+	sl_loop_run(g.loop);
+	close(g.sa[0]);
+	shutdown(g.sb[0], SHUT_RDWR);	/* a stalled relay ended by its timer: unblock the peers */
 	pthread_join(t1, NULL);
-	pthread_join(t2, NULL);
+	pthread_join(g.partner, NULL);
 
 	tap_int(res.err, 0, "ping-pong: clean end, no idle timeout (%s)", sl_relay_reason(&r));
 	tap_int(mta.done, PP_ROUNDS, "ping-pong: the MTA got every reply, in order");
 	tap_int(partner.done, PP_ROUNDS, "ping-pong: the partner got every command, in order");
 	tap_ok(!mta.bad && !partner.bad, "ping-pong: no byte out of place");
-
-	SSL_free(cli);
-	SSL_free(partner.ssl);
-	SSL_CTX_free(cctx);
-	SSL_CTX_free(sctx);
-	close(sa[1]);
-	close(sb[1]);
-	sl_loop_free(loop);
-	ERR_clear_error();
+	rig_down(&g);
 }
 
 /* Plain peer on B (the pump engine's plain path): read to EOF, then send. */
