@@ -146,7 +146,7 @@ int cmd_probe(int argc, char **argv)
 		{ NULL, 0, NULL, 0 },
 	};
 	const char *path = SL_DEFAULT_POLICY, *domain;
-	struct sl_probe_target targets[SL_PROBE_MAX_TARGETS];
+	struct sl_probe_target targets[SL_PROBE_MAX_TARGETS] = { 0 };
 	struct sl_probe pr = { 0 };
 	struct sl_diags dg = { 0 };
 	struct sl_policy *pol = NULL;
