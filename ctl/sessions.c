@@ -314,9 +314,6 @@ size_t sl_sessions_active(void)
 
 void sl_sessions_shutdown(void)
 {
-	if (sl_trim_loop)
-		sl_timer_cancel(sl_trim_loop, &sl_trim_timer);
-	sl_trim_loop = NULL;
 	while (sl_sessions) {
 		struct sl_sess *s = sl_sessions;
 
@@ -326,6 +323,10 @@ void sl_sessions_shutdown(void)
 			sl_outbound_abort(s->ob);
 		sl_sess_free(s);
 	}
+	/* After the frees: the last one arms the trim timer. */
+	if (sl_trim_loop)
+		sl_timer_cancel(sl_trim_loop, &sl_trim_timer);
+	sl_trim_loop = NULL;
 }
 
 /*

@@ -818,6 +818,7 @@ static void sl_in_start_relay(struct sl_inbound *s)
 	s->obs.ktls = NULL;
 	r = sl_ktls_session_switch(s->ssl, &s->ktrk, s->env.ktls_caps, s->p.partner->tls.ktls,
 				   0, &info, why, sizeof(why));
+	sl_ktls_track_done(&s->ktrk);	/* the secrets are in the kernel or unused now */
 	if (r == 0) {
 		SSL_free(s->ssl);	/* no close_notify: the kernel goes on */
 		s->ssl = NULL;

@@ -549,9 +549,12 @@ int sl_relay_start(struct sl_relay *r, struct sl_loop *loop, enum sl_datapath pa
 		 * says WANT_READ, so none waits for a readiness that never comes. */
 		SSL_set_read_ahead(ssl, 1);
 		break;
+	case SL_DATAPATH_PLAIN:
+		if (ssl)
+			return -EINVAL;	/* a leg with a TLS session never goes plain */
+		/* fall through */
 	case SL_DATAPATH_KTLS_SPLICE:
 	case SL_DATAPATH_KTLS_RW:
-	case SL_DATAPATH_PLAIN:
 		r->pumps = true;
 		break;
 	default:

@@ -496,6 +496,16 @@ static void test_no_ssl(void)
 	tap_int(sl_relay_start(&r, loop, SL_DATAPATH_USERSPACE, 0, 1, NULL, NULL, 0, NULL, 0,
 			       100, on_done, NULL), -EINVAL,
 		"userspace path without an SSL is refused (no plaintext path)");
+	{
+		SSL_CTX *ctx = SSL_CTX_new(TLS_client_method());
+		SSL *ssl = SSL_new(ctx);
+
+		tap_int(sl_relay_start(&r, loop, SL_DATAPATH_PLAIN, 0, 1, ssl, NULL, 0, NULL, 0,
+				       100, on_done, NULL), -EINVAL,
+			"plain path for a leg with a TLS session is refused");
+		SSL_free(ssl);
+		SSL_CTX_free(ctx);
+	}
 	sl_loop_free(loop);
 }
 
