@@ -84,7 +84,6 @@ struct sl_inbound {
 	SSL *ssl;
 	struct sl_tls_obs obs;
 	struct sl_ktls_track ktrk;	/* record counts and secrets for the handoff */
-	bool ktls_up;			/* the kernel owns the TLS session (ssl freed) */
 	bool ktls_refuse;		/* kTLS required, impossible: 421 the next command */
 	bool tls_up, cert_ok, authed, admitted, ehlo_after_tls;
 	bool quit;			/* close after flushing pout */
@@ -822,7 +821,6 @@ static void sl_in_start_relay(struct sl_inbound *s)
 	if (r == 0) {
 		SSL_free(s->ssl);	/* no close_notify: the kernel goes on */
 		s->ssl = NULL;
-		s->ktls_up = true;
 		sl_ktls_info_str(&info, s->res.ktls, sizeof(s->res.ktls));
 		path = s->env.ktls_rw ? SL_DATAPATH_KTLS_RW : SL_DATAPATH_KTLS_SPLICE;
 	} else if (r == -ENOTRECOVERABLE) {
