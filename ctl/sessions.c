@@ -87,6 +87,7 @@ struct sl_tlsa_wait {
 	struct sl_sess *sess;
 	struct sl_outbound_params prm;
 	char mx[SL_DOMAIN_MAX];		/* the worker's copy */
+	struct sl_tlsa_result tlsa;	/* the worker's answer, the session's in done */
 	int fd;
 	int r;
 };
@@ -462,7 +463,10 @@ static void sl_tlsa_work(void *arg)
 	/* sin_port and sin6_port share their offset: either family. */
 	uint16_t port = ntohs(((struct sockaddr_in *)&w->prm.dst)->sin_port);
 
-	w->r = sl_resolve_tlsa(w->mx, port, &w->sess->tlsa);
+	/* Into w, not the session: a shutdown frees sessions while workers
+	 * run (sl_loop_free joins them after), so the worker never touches
+	 * one. */
+	w->r = sl_resolve_tlsa(w->mx, port, &w->tlsa);
 }
 
 static void sl_tlsa_done(void *arg)
@@ -474,6 +478,7 @@ static void sl_tlsa_done(void *arg)
 	if (w->r < 0)
 		sl_log(SL_LOG_WARN, "session=%llu event=tlsa_lookup_failed mx=%s err=%s",
 		       (unsigned long long)w->sess->id, w->mx, strerror(-w->r));
+	w->sess->tlsa = w->tlsa;	/* moved: the session frees it */
 	/* w->prm.mx is the session's own copy: w is freed now. */
 	sl_ob_launch(w->sess, &w->prm, w->fd);
 	free(w);
